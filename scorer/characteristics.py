@@ -1,0 +1,459 @@
+"""Call characteristics: the per-call measures contact-centre analytics report (Contact Lens style).
+
+Talk time, non-talk time, interruptions, talk speed, response latency and handle time come from
+word (else turn) times; loudness and pitch also need each party's signal and are skipped for
+text-only calls. Times are integer milliseconds, percentages are 0-100.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+import librosa
+import numpy as np
+
+from .audio import SAMPLE_RATE
+from .conversation import AGENT, CUSTOMER, PARTIES, Conversation, Turn
+
+# A party is still speaking through gaps shorter than this (breaths between words), so the
+# other party starting inside such a gap is talking over them.
+SPURT_GAP_MS = 300
+# Overlaps shorter than this are ordinary turn-taking jitter and word-timestamp error.
+MIN_OVERLAP_MS = 200
+# An overlapping utterance of at most two of these words is listening, not taking the floor.
+BACKCHANNEL_WORDS = {
+    "okay", "ok", "yeah", "yes", "yep", "yup", "right", "sure", "alright",
+    "uh-huh", "uh", "huh", "mm-hmm", "mhm", "mm", "hmm", "hm",
+}
+MAX_BACKCHANNEL_WORDS = 2
+
+# Loudness score: RMS dBFS mapped linearly so near-silence (-60) is 0 and shouting (-10) is 100;
+# conversational speech recorded at a sensible level lands around 50-80.
+SCORE_FLOOR_DBFS = -60.0
+SCORE_CEIL_DBFS = -10.0
+MIN_DBFS = -100.0  # what digital silence reports instead of -inf
+
+# Pitch: yin on 40 ms frames every 20 ms (about 0.5 s for 4 minutes of speech on one core; pyin
+# is ~50x slower). yin always returns an estimate, so frames are kept only when loud enough and
+# actually periodic at the yin period.
+FMIN_HZ = 65.0
+FMAX_HZ = 400.0
+PITCH_FRAME = 640
+PITCH_HOP = 320
+PITCH_HOP_MS = 1000 * PITCH_HOP // SAMPLE_RATE
+MIN_FRAME_DBFS = -60.0
+MIN_PERIODICITY = 0.8  # normalized autocorrelation at the yin period
+MIN_VOICED_FRAMES = 5  # 100 ms of voicing before a pitch figure means anything
+# yin's octave errors land ~12 semitones from the speaker's median, ordinary intonation within ~8.
+MAX_DEVIATION_ST = 8.0
+
+Span = tuple[int, int]
+
+
+@dataclass
+class HandleTime:
+    duration_ms: int  # whole call (conversation or audio, whichever is longer)
+    first_speech_ms: Optional[int]
+    last_speech_ms: Optional[int]
+    speech_span_ms: int  # first to last speech
+
+
+@dataclass
+class PartyTalk:
+    talk_ms: int  # union of the party's word times, so overlapping words count once
+    talk_pct: float  # share of both parties' talk time
+    turns: int
+    words: int
+    wpm: Optional[float]  # words per minute of talk time
+
+
+@dataclass
+class Silence:
+    begin_ms: int
+    end_ms: int
+    duration_ms: int
+    position: str  # "lead_in" (before first speech), "between", "trailing" or "whole" (no speech)
+
+
+@dataclass
+class NonTalk:
+    total_ms: int  # nobody speaking, lead-in and trailing silence included
+    pct: float  # of the call duration
+    silences: list[Silence]  # those of at least the silence threshold
+
+
+@dataclass
+class Interruption:
+    interrupter: str
+    interrupted: str
+    begin_ms: int  # the overlap: from the interrupter's start ...
+    end_ms: int  # ... until either party stops
+    duration_ms: int
+    text: str  # the interrupter's words
+
+
+@dataclass
+class Interruptions:
+    events: list[Interruption]
+    counts: dict[str, int]  # by interrupter; the interrupted is the other party
+    backchannels: dict[str, int]  # by party: short acknowledgements made over the other party
+
+
+@dataclass
+class Response:
+    customer_end_ms: int
+    agent_begin_ms: int
+    gap_ms: int  # negative when the agent started before the customer finished
+
+
+@dataclass
+class Latency:
+    responses: list[Response]
+    mean_ms: Optional[float]
+    median_ms: Optional[float]
+    max_ms: Optional[int]
+
+
+@dataclass
+class TurnMeasure:
+    index: int  # into conversation.turns
+    speaker: str
+    begin_ms: int
+    end_ms: int
+    words: int
+    talk_ms: int
+    wpm: Optional[float]
+    loudness_dbfs: Optional[float]  # RMS of the party's signal over the turn's words
+    loudness_score: Optional[float]  # 0-100
+    pitch_hz: Optional[float]  # median F0 of voiced frames
+    pitch_std_st: Optional[float]  # F0 variability in semitones; low means monotone
+
+
+@dataclass
+class PartyVoice:
+    loudness_dbfs: Optional[float]  # mean of turn loudness
+    loudness_score: Optional[float]
+    dynamic_range_db: Optional[float]  # std of turn loudness
+    pitch_hz: Optional[float]  # median F0 over all voiced frames
+    pitch_std_st: Optional[float]
+    pitch_range_st: Optional[float]  # 10th to 90th percentile of F0
+
+
+@dataclass
+class Characteristics:
+    handle_time: HandleTime
+    talk: dict[str, PartyTalk]
+    non_talk: NonTalk
+    interruptions: Interruptions
+    latency: Latency
+    turns: list[TurnMeasure]
+    voice: Optional[dict[str, PartyVoice]]  # None for text-only calls
+    skipped: dict[str, str]  # measure -> why it is missing
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def measure(
+    conversation: Conversation,
+    party_audio: Optional[dict[str, np.ndarray]] = None,
+    silence_threshold_ms: int = 5000,
+) -> Characteristics:
+    """Measure a call. ``party_audio`` maps party -> float32 mono signal at SAMPLE_RATE: that
+    party's channel for stereo, or the same mixed signal for both parties for mono (loudness and
+    pitch are then read only inside the party's own turns)."""
+    turns = conversation.turns
+    speech = {p: _union(s for t in turns if t.speaker == p for s in _speech(t)) for p in PARTIES}
+    everyone = _union(s for p in PARTIES for s in speech[p])
+    audio_ms = max((len(x) * 1000 // SAMPLE_RATE for x in (party_audio or {}).values()), default=0)
+    duration = max(conversation.duration_ms, audio_ms, everyone[-1][1] if everyone else 0)
+    spurts = {p: _spurts([t for t in turns if t.speaker == p]) for p in PARTIES}
+
+    skipped: dict[str, str] = {}
+    turn_measures = [_turn_measure(i, t) for i, t in enumerate(turns)]
+    voice = None
+    if party_audio is None:
+        skipped["loudness"] = skipped["pitch"] = "no audio: text-only conversation"
+    else:
+        voice = _voice(turns, turn_measures, {p: _mono(p, x) for p, x in party_audio.items()}, skipped)
+
+    return Characteristics(
+        handle_time=HandleTime(
+            duration_ms=duration,
+            first_speech_ms=everyone[0][0] if everyone else None,
+            last_speech_ms=everyone[-1][1] if everyone else None,
+            speech_span_ms=everyone[-1][1] - everyone[0][0] if everyone else 0,
+        ),
+        talk=_talk(turns, speech),
+        non_talk=_non_talk(everyone, duration, silence_threshold_ms),
+        interruptions=_interruptions(spurts),
+        latency=_latency(turns, spurts[AGENT]),
+        turns=turn_measures,
+        voice=voice,
+        skipped=skipped,
+    )
+
+
+# --- time-based measures --------------------------------------------------------------------
+
+
+def _speech(turn: Turn) -> list[Span]:
+    """Where the turn's party is actually speaking: its words, else the whole turn."""
+    spans = [(w.begin_ms, w.end_ms) for w in turn.words if w.end_ms > w.begin_ms]
+    if not spans and turn.end_ms > turn.begin_ms:
+        spans = [(turn.begin_ms, turn.end_ms)]
+    return spans
+
+
+def _tokens(turn: Turn) -> list[str]:
+    return [w.text.strip() for w in turn.words] if turn.words else turn.text.split()
+
+
+def _union(spans) -> list[Span]:
+    merged: list[list[int]] = []
+    for b, e in sorted(spans):
+        if merged and b <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([b, e])
+    return [(b, e) for b, e in merged]
+
+
+def _total(spans: list[Span]) -> int:
+    return sum(e - b for b, e in spans)
+
+
+def _wpm(words: int, talk_ms: int) -> Optional[float]:
+    return round(words * 60000 / talk_ms, 1) if talk_ms > 0 else None
+
+
+def _pct(part: float, whole: float) -> float:
+    return round(100 * part / whole, 1) if whole > 0 else 0.0
+
+
+def _talk(turns: list[Turn], speech: dict[str, list[Span]]) -> dict[str, PartyTalk]:
+    both = sum(_total(speech[p]) for p in PARTIES)
+    talk = {}
+    for p in PARTIES:
+        mine = [t for t in turns if t.speaker == p]
+        words = sum(len(_tokens(t)) for t in mine)
+        talk_ms = _total(speech[p])
+        talk[p] = PartyTalk(talk_ms, _pct(talk_ms, both), len(mine), words, _wpm(words, talk_ms))
+    return talk
+
+
+def _non_talk(speech: list[Span], duration: int, threshold_ms: int) -> NonTalk:
+    edges = [0] + [x for s in speech for x in s] + [duration]
+    gaps = [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2) if edges[i + 1] > edges[i]]
+    silences = []
+    for b, e in gaps:
+        if e - b < threshold_ms:
+            continue
+        first, last = not speech or e <= speech[0][0], not speech or b >= speech[-1][1]
+        position = "whole" if first and last else "lead_in" if first else "trailing" if last else "between"
+        silences.append(Silence(b, e, e - b, position))
+    total = _total(gaps)
+    return NonTalk(total_ms=total, pct=_pct(total, duration), silences=silences)
+
+
+@dataclass
+class _Spurt:
+    """One party's stretch of continuous speech, bridging breath-length gaps and turn splits."""
+
+    begin_ms: int
+    end_ms: int
+    tokens: list[str]
+
+
+def _spurts(turns: list[Turn]) -> list[_Spurt]:
+    pieces = []
+    for t in turns:
+        if t.words:
+            pieces += [(w.begin_ms, max(w.begin_ms, w.end_ms), [w.text.strip()]) for w in t.words]
+        else:
+            pieces.append((t.begin_ms, t.end_ms, t.text.split()))
+    spurts: list[_Spurt] = []
+    for b, e, tokens in sorted(pieces, key=lambda p: (p[0], p[1])):
+        if spurts and b <= spurts[-1].end_ms + SPURT_GAP_MS:
+            spurts[-1].end_ms = max(spurts[-1].end_ms, e)
+            spurts[-1].tokens += tokens
+        else:
+            spurts.append(_Spurt(b, e, list(tokens)))
+    return spurts
+
+
+def _is_backchannel(tokens: list[str]) -> bool:
+    words = [re.sub(r"[^\w'-]", "", t.lower()) for t in tokens]
+    words = [w for w in words if w]
+    return 0 < len(words) <= MAX_BACKCHANNEL_WORDS and all(w in BACKCHANNEL_WORDS for w in words)
+
+
+def _interruptions(spurts: dict[str, list[_Spurt]]) -> Interruptions:
+    events, counts, backchannels = [], {p: 0 for p in PARTIES}, {p: 0 for p in PARTIES}
+    for me, other in ((AGENT, CUSTOMER), (CUSTOMER, AGENT)):
+        theirs = spurts[other]
+        begins = [s.begin_ms for s in theirs]
+        for s in spurts[me]:
+            # the other party's last spurt that started strictly before mine
+            i = bisect.bisect_left(begins, s.begin_ms) - 1
+            if i < 0 or theirs[i].end_ms <= s.begin_ms:
+                continue
+            if _is_backchannel(s.tokens):
+                backchannels[me] += 1
+                continue
+            end = min(s.end_ms, theirs[i].end_ms)
+            if end - s.begin_ms >= MIN_OVERLAP_MS:
+                text = " ".join(s.tokens)
+                events.append(Interruption(me, other, s.begin_ms, end, end - s.begin_ms, text))
+                counts[me] += 1
+    events.sort(key=lambda e: e.begin_ms)
+    return Interruptions(events=events, counts=counts, backchannels=backchannels)
+
+
+def _latency(turns: list[Turn], agent_spurts: list[_Spurt]) -> Latency:
+    ordered = sorted(turns, key=lambda t: (t.begin_ms, t.end_ms))
+    responses = []
+    for c, a in zip(ordered, ordered[1:]):
+        if c.speaker != CUSTOMER or a.speaker != AGENT:
+            continue
+        # a customer interjection inside the agent's speech is not something the agent answers
+        if any(s.begin_ms < c.begin_ms and s.end_ms > c.end_ms for s in agent_spurts):
+            continue
+        responses.append(Response(c.end_ms, a.begin_ms, a.begin_ms - c.end_ms))
+    gaps = [r.gap_ms for r in responses]
+    return Latency(
+        responses=responses,
+        mean_ms=round(float(np.mean(gaps)), 1) if gaps else None,
+        median_ms=round(float(np.median(gaps)), 1) if gaps else None,
+        max_ms=max(gaps) if gaps else None,
+    )
+
+
+def _turn_measure(index: int, turn: Turn) -> TurnMeasure:
+    words = len(_tokens(turn))
+    talk_ms = _total(_union(_speech(turn)))
+    return TurnMeasure(
+        index, turn.speaker, turn.begin_ms, turn.end_ms, words, talk_ms, _wpm(words, talk_ms),
+        loudness_dbfs=None, loudness_score=None, pitch_hz=None, pitch_std_st=None,
+    )
+
+
+# --- acoustic measures ----------------------------------------------------------------------
+
+
+def _voice(
+    turns: list[Turn],
+    measures: list[TurnMeasure],
+    party_audio: dict[str, np.ndarray],
+    skipped: dict[str, str],
+) -> dict[str, PartyVoice]:
+    """Fill the turns' loudness and pitch in place and summarize them per party."""
+    loudness: dict[str, list[float]] = {p: [] for p in PARTIES}
+    f0: dict[str, list[np.ndarray]] = {p: [] for p in PARTIES}
+    for turn, m in zip(turns, measures):
+        signal = party_audio.get(turn.speaker)
+        if signal is None:
+            continue
+        spans = _union(_speech(turn))
+        samples = np.concatenate([signal[_sample(b) : _sample(e)] for b, e in spans] or [signal[:0]])
+        if samples.size:
+            m.loudness_dbfs = _dbfs(samples)
+            m.loudness_score = _score(m.loudness_dbfs)
+            loudness[turn.speaker].append(m.loudness_dbfs)
+        voiced = _turn_f0(signal, turn, spans)
+        if len(voiced) >= MIN_VOICED_FRAMES:
+            m.pitch_hz = round(float(np.median(voiced)), 1)
+            m.pitch_std_st = round(float(np.std(_semitones(voiced))), 2)
+            f0[turn.speaker].append(voiced)
+
+    voice = {}
+    for p in PARTIES:
+        voice[p] = _party_voice(loudness[p], _plausible(np.concatenate(f0[p])) if f0[p] else np.zeros(0))
+        if p not in party_audio:
+            skipped[f"voice.{p}"] = f"no audio for {p}"
+        elif not any(t.speaker == p for t in turns):
+            skipped[f"voice.{p}"] = f"{p} never speaks"
+        elif voice[p].pitch_hz is None:
+            skipped[f"pitch.{p}"] = f"too little voiced speech from {p}"
+    return voice
+
+
+def _mono(party: str, signal: np.ndarray) -> np.ndarray:
+    signal = np.asarray(signal, dtype=np.float32)
+    if signal.ndim != 1:
+        raise ValueError(f"{party} audio must be one mono signal, got shape {signal.shape}")
+    return signal
+
+
+def _party_voice(loudness: list[float], f0: np.ndarray) -> PartyVoice:
+    pitched = len(f0) >= MIN_VOICED_FRAMES
+    st = _semitones(f0) if pitched else None
+    return PartyVoice(
+        loudness_dbfs=round(float(np.mean(loudness)), 1) if loudness else None,
+        loudness_score=round(float(np.mean([_score(x) for x in loudness])), 1) if loudness else None,
+        dynamic_range_db=round(float(np.std(loudness)), 1) if len(loudness) >= 2 else None,
+        pitch_hz=round(float(np.median(f0)), 1) if pitched else None,
+        pitch_std_st=round(float(np.std(st)), 2) if pitched else None,
+        pitch_range_st=round(float(np.percentile(st, 90) - np.percentile(st, 10)), 2) if pitched else None,
+    )
+
+
+def _sample(ms: int) -> int:
+    return max(0, ms * SAMPLE_RATE // 1000)
+
+
+def _dbfs(samples: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return round(max(MIN_DBFS, 20 * np.log10(max(rms, 1e-12))), 1)
+
+
+def _score(dbfs: float) -> float:
+    return round(float(np.clip(100 * (dbfs - SCORE_FLOOR_DBFS) / (SCORE_CEIL_DBFS - SCORE_FLOOR_DBFS), 0, 100)), 1)
+
+
+def _semitones(f0: np.ndarray) -> np.ndarray:
+    return 12 * np.log2(f0 / np.median(f0))
+
+
+def _turn_f0(signal: np.ndarray, turn: Turn, spans: list[Span]) -> np.ndarray:
+    """F0 of the voiced frames whose centres fall inside the turn's words."""
+    y = signal[_sample(turn.begin_ms) : _sample(turn.end_ms)]
+    if y.size == 0:
+        return np.zeros(0)
+    f0 = _voiced_f0(y)
+    centres = turn.begin_ms + PITCH_HOP_MS * np.arange(len(f0))
+    inside = np.zeros(len(f0), dtype=bool)
+    for b, e in spans:
+        inside |= (centres >= b) & (centres < e)
+    f0 = f0[inside]
+    return _plausible(f0[~np.isnan(f0)])
+
+
+def _plausible(f0: np.ndarray) -> np.ndarray:
+    """Drop octave errors: frames too far from the median to be the same voice's intonation."""
+    if f0.size == 0:
+        return f0
+    return f0[np.abs(_semitones(f0)) <= MAX_DEVIATION_ST]
+
+
+def _voiced_f0(y: np.ndarray) -> np.ndarray:
+    """yin F0 per frame (frame i centred on sample i * PITCH_HOP), NaN where unvoiced."""
+    y = np.pad(y, PITCH_FRAME // 2)  # centre the frames, as librosa's center=True would
+    frames = librosa.util.frame(y, frame_length=PITCH_FRAME, hop_length=PITCH_HOP, axis=0)
+    f0 = librosa.yin(
+        y, fmin=FMIN_HZ, fmax=FMAX_HZ, sr=SAMPLE_RATE,
+        frame_length=PITCH_FRAME, hop_length=PITCH_HOP, center=False,
+    )
+    # normalized autocorrelation at the yin period: near 1 for voiced speech, near 0 for noise
+    lag = np.round(SAMPLE_RATE / f0).astype(int)
+    width = PITCH_FRAME - int(np.ceil(SAMPLE_RATE / FMIN_HZ)) - 1
+    head = frames[:, :width]
+    tail = np.take_along_axis(frames, lag[:, None] + np.arange(width), axis=1)
+    energy = np.sum(head * head, axis=1) * np.sum(tail * tail, axis=1)
+    periodicity = np.sum(head * tail, axis=1) / np.sqrt(np.maximum(energy, 1e-20))
+    rms = np.sqrt(np.mean(np.square(frames), axis=1))
+    voiced = (periodicity >= MIN_PERIODICITY) & (rms >= 10 ** (MIN_FRAME_DBFS / 20))
+    return np.where(voiced, f0, np.nan)

@@ -1,0 +1,115 @@
+"""Turn-level classifier heads on the MiniLM encoder.
+
+Each head is a multinomial logistic regression over the sentence embedding, VADER's four scores
+and a party flag. The weights are a few kilobytes of JSON shipped in ``scorer/data/heads.json``
+and rebuilt by ``hostscore train``; inference is a matrix product, no pickles.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .conversation import AGENT
+from .encoder import embed
+
+HEADS_PATH = Path(__file__).parent / "data" / "heads.json"
+
+# head -> its classes; the first class is the "nothing to see" value.
+HEADS: dict[str, tuple[str, ...]] = {
+    "sentiment": ("neutral", "negative", "positive"),
+    "arousal": ("low", "high"),
+    "empathy": ("0", "1"),
+    "politeness": ("neutral", "rude", "polite"),
+    "personalisation": ("0", "1"),
+    "outcome": ("none", "resolved", "deferred", "transfer"),
+    "effort": ("0", "1"),
+    "gratitude": ("0", "1"),
+    "dismissive": ("0", "1"),
+    "proactive": ("0", "1"),
+}
+
+
+@lru_cache(maxsize=1)
+def _vader():
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def vader_scores(texts: list[str]) -> np.ndarray:
+    """VADER's (neg, neu, pos, compound) per text: a lexicon signal the encoder can lean on."""
+    analyzer = _vader()
+    rows = [analyzer.polarity_scores(t) for t in texts]
+    return np.array([[r["neg"], r["neu"], r["pos"], r["compound"]] for r in rows], dtype=np.float32).reshape(-1, 4)
+
+
+def features(texts: list[str], parties: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
+    if embeddings is None:
+        embeddings = embed(texts)
+    party = np.array([[1.0 if p == AGENT else 0.0] for p in parties], dtype=np.float32).reshape(-1, 1)
+    return np.hstack([embeddings, vader_scores(texts), party])
+
+
+@dataclass
+class Head:
+    name: str
+    classes: tuple[str, ...]
+    coef: np.ndarray  # (classes, features)
+    intercept: np.ndarray  # (classes,)
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        logits = x @ self.coef.T + self.intercept
+        if len(self.classes) == 2 and logits.shape[1] == 1:  # sklearn's binary form
+            logits = np.hstack([-logits / 2, logits / 2])
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class TurnSignals:
+    """Per-turn class probabilities for every head: ``probs[head]`` has shape (turns, classes)."""
+
+    probs: dict[str, np.ndarray]
+    embeddings: np.ndarray
+
+    def p(self, head: str, cls: str) -> np.ndarray:
+        return self.probs[head][:, HEADS[head].index(cls)]
+
+    def label(self, head: str, i: int) -> str:
+        return HEADS[head][int(np.argmax(self.probs[head][i]))]
+
+
+def save_heads(heads: dict[str, Head], path: Path = HEADS_PATH, meta: dict | None = None) -> None:
+    data = {
+        "meta": meta or {},
+        "heads": {
+            h.name: {"classes": list(h.classes), "coef": h.coef.round(6).tolist(), "intercept": h.intercept.round(6).tolist()}
+            for h in heads.values()
+        },
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+@lru_cache(maxsize=4)
+def load_heads(path: Path = HEADS_PATH) -> dict[str, Head]:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path} is missing: run `hostscore train` to build the turn heads")
+    data = json.loads(Path(path).read_text())["heads"]
+    return {
+        name: Head(name, tuple(h["classes"]), np.array(h["coef"], dtype=np.float32), np.array(h["intercept"], dtype=np.float32))
+        for name, h in data.items()
+    }
+
+
+def predict(texts: list[str], parties: list[str], heads: dict[str, Head] | None = None) -> TurnSignals:
+    heads = heads or load_heads()
+    embeddings = embed(texts)
+    x = features(texts, parties, embeddings)
+    return TurnSignals(probs={name: head.predict_proba(x) for name, head in heads.items()}, embeddings=embeddings)

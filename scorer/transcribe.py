@@ -1,0 +1,201 @@
+"""Speech to words with timestamps, by faster-whisper (CTranslate2) or openai-whisper (PyTorch).
+
+Both engines run the same bundled weights (see whisper_models) with the same settings, and both
+transcribe only what silero-vad calls speech: Whisper invents text for silence and hold music,
+and a call has plenty of both.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .audio import SAMPLE_RATE
+from .conversation import Word
+from .whisper_models import ct2_model_dir, load_openai_model
+
+ENGINES = ("faster-whisper", "openai-whisper")
+DEVICES = ("auto", "cpu", "cuda")
+# Greedy decoding: on a 2-core CPU beam 5 is about twice as slow for little gain on clear call
+# audio; Whisper still falls back to sampling at higher temperatures when greedy output looks bad.
+BEAM_SIZE = 1
+# faster-whisper's VAD defaults, used for both engines so they see the same speech.
+VAD = {"min_silence_duration_ms": 2000, "speech_pad_ms": 400}
+# A segment Whisper itself rates as probably not speech is dropped, whatever text it produced.
+NO_SPEECH_PROB = 0.9
+# openai-whisper gets speech in pieces of about one 30 s window, so progress can be reported.
+CHUNK_S = 30.0
+
+Progress = Callable[[float], None]  # called with seconds of audio processed
+
+
+@dataclass
+class Segment:
+    text: str
+    begin_ms: int
+    end_ms: int
+    words: list[Word]
+
+
+@dataclass
+class Transcript:
+    segments: list[Segment]
+    language: str | None  # None: not fixed by the caller and nothing was said to detect it from
+    engine: str
+    model: str
+    device: str
+    compute_type: str
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for s in self.segments for w in s.words]
+
+
+@dataclass
+class Transcriber:
+    engine: str
+    model: str
+    device: str
+    compute_type: str
+    language: str | None  # None: detected per call
+    _run: Callable[[np.ndarray, Progress | None], tuple[list[Segment], str]] = field(repr=False)
+
+    def transcribe(self, samples: np.ndarray, progress: Progress | None = None) -> Transcript:
+        """Transcribe one channel: float32 mono samples at 16 kHz."""
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim != 1:
+            raise ValueError(f"expected mono samples, got shape {samples.shape}")
+        segments, language = self._run(samples, progress)
+        if not segments:
+            language = self.language  # faster-whisper "detects" a language in silence too
+        if progress:
+            progress(len(samples) / SAMPLE_RATE)
+        return Transcript(segments, language, self.engine, self.model, self.device, self.compute_type)
+
+
+def load_transcriber(engine: str = "faster-whisper", model: str = "tiny.en", device: str = "auto",
+                     compute_type: str | None = None, language: str | None = None) -> Transcriber:
+    """Load a model once to transcribe many channels.
+
+    ``device="auto"`` picks CUDA with float16 when a GPU is visible to the engine, else the CPU
+    with int8 (faster-whisper) or float32 (openai-whisper). English-only models (".en") are always
+    run with language "en"; others detect the language unless ``language`` is given.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}: choose one of {', '.join(DEVICES)}")
+    if str(model).endswith(".en"):
+        language = "en"
+    load = _load_faster_whisper if engine == "faster-whisper" else _load_openai_whisper
+    device, compute_type, run = load(str(model), device, compute_type, language)
+    return Transcriber(engine, str(model), device, compute_type, language, run)
+
+
+def _load_faster_whisper(model, device, compute_type, language):
+    import ctranslate2
+    from faster_whisper import WhisperModel
+
+    if device == "auto":
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    compute_type = compute_type or ("float16" if device == "cuda" else "int8")
+    whisper = WhisperModel(str(ct2_model_dir(model)), device=device, compute_type=compute_type,
+                           cpu_threads=os.cpu_count() or 0)
+
+    def run(samples, progress):
+        # The VAD model is faster-whisper's bundled onnx file: nothing is downloaded.
+        pieces, info = whisper.transcribe(
+            samples, language=language, beam_size=BEAM_SIZE, word_timestamps=True,
+            condition_on_previous_text=False, vad_filter=True, vad_parameters=VAD,
+        )
+        segments = []
+        for s in pieces:  # a generator: decoding happens as we iterate
+            words = [(w.word, w.start, w.end, w.probability) for w in s.words or []]
+            segments.append(_segment(s.text, s.start, s.end, words, s.no_speech_prob))
+            if progress:
+                progress(s.end)
+        return [s for s in segments if s], info.language
+
+    return device, compute_type, run
+
+
+def _load_openai_whisper(model, device, compute_type, language):
+    import torch
+    from silero_vad import get_speech_timestamps, load_silero_vad
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    compute_type = compute_type or ("float16" if device == "cuda" else "float32")
+    if compute_type not in ("float16", "float32"):
+        raise ValueError(f"openai-whisper runs float16 or float32, not {compute_type!r}")
+    if device == "cpu":
+        torch.set_num_threads(os.cpu_count() or 1)
+    whisper = load_openai_model(model, device)
+    vad = load_silero_vad()
+
+    def run(samples, progress):
+        speech = get_speech_timestamps(torch.from_numpy(samples), vad, sampling_rate=SAMPLE_RATE, **VAD)
+        segments, detected = [], language
+        for chunk in _chunks([(r["start"], r["end"]) for r in speech]):
+            # Only speech is decoded, joined up; times are mapped back to the call's timeline.
+            result = whisper.transcribe(
+                np.concatenate([samples[a:b] for a, b in chunk]), language=detected, beam_size=None,
+                word_timestamps=True, condition_on_previous_text=False, fp16=compute_type == "float16",
+                verbose=None,
+            )
+            detected = detected or result["language"]  # detect once, then hold it for the call
+            at = _timeline(chunk)
+            for s in result["segments"]:
+                words = [(w["word"], at(w["start"]), at(w["end"]), w["probability"]) for w in s.get("words", [])]
+                segments.append(_segment(s["text"], at(s["start"]), at(s["end"]), words, s["no_speech_prob"]))
+            if progress:
+                progress(chunk[-1][1] / SAMPLE_RATE)
+        return [s for s in segments if s], detected
+
+    return device, compute_type, run
+
+
+def _segment(text, start, end, words, no_speech_prob) -> Segment | None:
+    """A Segment in integer milliseconds, or None when Whisper rates it as not speech."""
+    if no_speech_prob > NO_SPEECH_PROB:
+        return None
+    kept = []
+    for word, w_start, w_end, probability in words:
+        if word.strip():
+            begin_ms = _ms(w_start)
+            kept.append(Word(word, begin_ms, max(begin_ms, _ms(w_end)), float(probability)))
+    if not kept:
+        return None
+    return Segment(text.strip(), _ms(start), max(_ms(end), kept[-1].end_ms), kept)
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
+
+
+def _chunks(regions: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Group speech regions (sample ranges) into runs of at most CHUNK_S of speech; a longer region
+    is a chunk of its own, which Whisper windows itself."""
+    chunks, length = [], 0
+    for a, b in regions:
+        if chunks and length + (b - a) <= CHUNK_S * SAMPLE_RATE:
+            chunks[-1].append((a, b))
+            length += b - a
+        else:
+            chunks.append([(a, b)])
+            length = b - a
+    return chunks
+
+
+def _timeline(chunk: list[tuple[int, int]]) -> Callable[[float], float]:
+    """Map seconds in the joined-up chunk to seconds in the original audio."""
+    starts = np.cumsum([0] + [b - a for a, b in chunk[:-1]]) / SAMPLE_RATE  # where each region begins when joined
+
+    def at(t: float) -> float:
+        i = max(0, int(np.searchsorted(starts, t, side="right")) - 1)
+        a, b = chunk[i]
+        return min(a / SAMPLE_RATE + (t - starts[i]), b / SAMPLE_RATE)
+
+    return at

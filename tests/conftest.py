@@ -1,0 +1,104 @@
+"""Shared session-scoped fixtures. Names are stable: other test files depend on them.
+
+shared_data          Path to ../shared/data (env HOSTSCORE_SHARED_DATA overrides). Skips the test
+                     when absent, but fails it when CI=true, so CI never silently skips.
+resolved_stereo_16k  CallTruth of scorer.synth.RESOLVED_CALL: stereo (agent left, customer right),
+                     16 kHz.
+resolved_stereo_8k   The same call at 8 kHz, band-limited to 300-3400 Hz like a phone line.
+resolved_mono_16k    The same call mixed to mono, 16 kHz.
+resolved_mono_8k     The same call mixed to mono, 8 kHz, telephone band.
+deferred_stereo_16k  CallTruth of scorer.synth.DEFERRED_CALL, stereo 16 kHz.
+angry_stereo_16k     CallTruth of scorer.synth.ANGRY_CALL, stereo 16 kHz: has an agent interruption
+                     and about 6 s of dead air.
+bad_inputs           dict name -> Path of files a scorer must reject or handle gracefully:
+                     "zero_bytes", "text_as_wav" (a text file named .wav), "truncated_wav" (a real
+                     WAV cut to 100 bytes), "silence_10min" (10 min of digital silence plus very
+                     faint noise, 8 kHz stereo), "dead_channel" (stereo: the resolved call's agent
+                     on the left, silence on the right).
+
+Synthesised lines are cached (HOSTSCORE_CACHE or ~/.cache/hostscore/synth), so only the first run
+pays for synthesis; the calls themselves are assembled into a session temp dir.
+"""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from scorer import synth
+
+# Tests must never reach the network for models.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = Path(os.environ.get("HOSTSCORE_SHARED_DATA") or REPO.parent / "shared" / "data")
+    if not path.is_dir():
+        reason = f"shared data not found at {path} (set HOSTSCORE_SHARED_DATA)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def calls_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("calls")
+
+
+@pytest.fixture(scope="session")
+def resolved_stereo_16k(calls_dir) -> synth.CallTruth:
+    return synth.make_call(synth.RESOLVED_CALL, calls_dir / "resolved_stereo_16k.wav")
+
+
+@pytest.fixture(scope="session")
+def resolved_stereo_8k(calls_dir) -> synth.CallTruth:
+    return synth.make_call(synth.RESOLVED_CALL, calls_dir / "resolved_stereo_8k.wav",
+                           sample_rate=8000, telephone_band=True)
+
+
+@pytest.fixture(scope="session")
+def resolved_mono_16k(calls_dir) -> synth.CallTruth:
+    return synth.make_call(synth.RESOLVED_CALL, calls_dir / "resolved_mono_16k.wav", layout="mono")
+
+
+@pytest.fixture(scope="session")
+def resolved_mono_8k(calls_dir) -> synth.CallTruth:
+    return synth.make_call(synth.RESOLVED_CALL, calls_dir / "resolved_mono_8k.wav",
+                           sample_rate=8000, layout="mono", telephone_band=True)
+
+
+@pytest.fixture(scope="session")
+def deferred_stereo_16k(calls_dir) -> synth.CallTruth:
+    return synth.make_call(synth.DEFERRED_CALL, calls_dir / "deferred_stereo_16k.wav")
+
+
+@pytest.fixture(scope="session")
+def angry_stereo_16k(calls_dir) -> synth.CallTruth:
+    return synth.make_call(synth.ANGRY_CALL, calls_dir / "angry_stereo_16k.wav")
+
+
+@pytest.fixture(scope="session")
+def bad_inputs(tmp_path_factory, resolved_stereo_16k) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("bad_inputs")
+    paths = {name: root / f"{name}.wav" for name in
+             ("zero_bytes", "text_as_wav", "truncated_wav", "silence_10min", "dead_channel")}
+
+    paths["zero_bytes"].write_bytes(b"")
+    paths["text_as_wav"].write_text("This is not audio, just a text file with a .wav name.\n")
+    paths["truncated_wav"].write_bytes(resolved_stereo_16k.path.read_bytes()[:100])
+
+    # A few LSBs of noise: silent to the ear, but not all-zero, like an idle line.
+    rate = 8000
+    noise = np.random.default_rng(0).normal(0, 3e-5, (10 * 60 * rate, 2))
+    sf.write(paths["silence_10min"], noise, rate, subtype="PCM_16")
+
+    audio, rate = sf.read(resolved_stereo_16k.path, dtype="float32")
+    audio[:, 1] = 0.0
+    sf.write(paths["dead_channel"], audio, rate, subtype="PCM_16")
+    return paths

@@ -1,0 +1,131 @@
+"""The synthesised calls' truth must match their audio, or every test built on them is wrong."""
+
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from scorer import synth
+from scorer.conversation import AGENT, CUSTOMER
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
+
+
+def read(truth: synth.CallTruth) -> tuple[np.ndarray, int]:
+    audio, rate = sf.read(truth.path, dtype="float32", always_2d=True)
+    return audio, rate
+
+
+def span(audio, rate, begin_ms, end_ms):
+    return audio[begin_ms * rate // 1000 : end_ms * rate // 1000]
+
+
+def test_stereo_puts_each_party_on_its_own_channel(resolved_stereo_16k):
+    audio, rate = read(resolved_stereo_16k)
+    assert audio.shape[1] == 2 and rate == 16000
+    for line in resolved_stereo_16k.lines:
+        own, other = (0, 1) if line.speaker == AGENT else (1, 0)
+        part = span(audio, rate, line.begin_ms, line.end_ms)
+        assert rms(part[:, own]) > 0.02, line.text
+        assert rms(part[:, other]) < 1e-3 * rms(part[:, own]), line.text
+
+
+def test_line_times_are_where_speech_is(resolved_stereo_16k):
+    audio, rate = read(resolved_stereo_16k)
+    for line in resolved_stereo_16k.lines:
+        ch = audio[:, 0 if line.speaker == AGENT else 1]
+        # Speech right at both edges of the line (trimmed synth), none just outside them.
+        assert np.abs(span(ch, rate, line.begin_ms, line.begin_ms + 30)).max() > 0.005
+        assert np.abs(span(ch, rate, line.end_ms - 30, line.end_ms)).max() > 0.005
+        assert np.abs(span(ch, rate, line.begin_ms - 100, line.begin_ms - 5)).max() < 1e-3
+        assert np.abs(span(ch, rate, line.end_ms + 5, line.end_ms + 100)).max() < 1e-3
+    assert abs(resolved_stereo_16k.duration_ms - 1000 * len(audio) / rate) <= 1
+
+
+def test_planned_silence_and_interruption_are_found(angry_stereo_16k):
+    audio, rate = read(angry_stereo_16k)
+    [(begin, end)] = angry_stereo_16k.silences(min_ms=5000)
+    assert 5500 <= end - begin <= 6500
+    assert np.abs(span(audio, rate, begin + 5, end - 5)).max() < 1e-3
+
+    [(interrupter, interrupted, begin, end)] = angry_stereo_16k.overlaps()
+    assert (interrupter, interrupted) == (AGENT, CUSTOMER)
+    assert end - begin >= 1000
+    both = span(audio, rate, begin, end)
+    assert rms(both[:, 0]) > 0.02 and rms(both[:, 1]) > 0.02
+
+
+def test_telephone_band_8k(resolved_stereo_8k, resolved_stereo_16k):
+    info = sf.info(resolved_stereo_8k.path)
+    assert (info.samplerate, info.channels, info.subtype) == (8000, 2, "PCM_16")
+    assert abs(resolved_stereo_8k.duration_ms - resolved_stereo_16k.duration_ms) <= 2
+
+    def low_share(truth):  # share of the agent channel's energy below 250 Hz
+        audio, rate = read(truth)
+        power = np.abs(np.fft.rfft(audio[:, 0])) ** 2
+        freqs = np.fft.rfftfreq(len(audio), 1 / rate)
+        return power[freqs < 250].sum() / power.sum()
+
+    assert low_share(resolved_stereo_8k) < 0.1 * low_share(resolved_stereo_16k)
+
+
+def test_mono_mixes_both_parties(resolved_mono_8k):
+    audio, rate = read(resolved_mono_8k)
+    assert audio.shape[1] == 1 and rate == 8000
+    for line in resolved_mono_8k.lines:
+        assert rms(span(audio, rate, line.begin_ms, line.end_ms)) > 0.01, line.text
+
+
+def median_f0(audio: np.ndarray, rate: int) -> float:
+    f0 = librosa.yin(audio, fmin=60, fmax=500, sr=rate)
+    voiced = np.abs(librosa.util.frame(audio, frame_length=2048, hop_length=512)).max(axis=0)
+    return float(np.median(f0[: len(voiced)][voiced > 0.1]))
+
+
+@pytest.mark.parametrize("voice", ["joe", "espeak"])
+def test_pitch_and_gain_move_the_right_way(voice):
+    text = "I can fix that for you right now."
+    plain = synth.synthesize(text, voice)
+    higher = synth.synthesize(text, voice, pitch_cents=300)
+    lower = synth.synthesize(text, voice, pitch_cents=-300)
+    louder = synth.synthesize(text, voice, gain_db=6.0)
+
+    f0 = {name: median_f0(a, 16000) for name, a in
+          (("plain", plain), ("higher", higher), ("lower", lower))}
+    # Three semitones is a factor of about 1.19 either way.
+    assert 1.1 < f0["higher"] / f0["plain"] < 1.3, f0
+    assert 1.1 < f0["plain"] / f0["lower"] < 1.3, f0
+    assert 1.8 < rms(louder) / rms(plain) < 2.2
+
+
+def test_synthesis_is_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOSTSCORE_CACHE", str(tmp_path))
+    first = synth.synthesize("Cache me.", "espeak:en-us+f3", sample_rate=8000)
+    assert len(list(tmp_path.glob("*.wav"))) == 1
+    assert first.dtype == np.float32 and len(first) > 0.3 * 8000
+    np.testing.assert_array_equal(synth.synthesize("Cache me.", "espeak:en-us+f3", sample_rate=8000),
+                                  first)
+
+
+def test_truth_silences_and_overlaps():
+    truth = synth.CallTruth(Path("x.wav"), 10000, [
+        synth.TruthLine(AGENT, "a", 500, 3000),
+        synth.TruthLine(CUSTOMER, "b", 2500, 4000),  # customer cuts in
+        synth.TruthLine(AGENT, "c", 9000, 9500),
+    ], 16000, "stereo")
+    assert truth.silences() == [(0, 500), (4000, 9000), (9500, 10000)]
+    assert truth.silences(min_ms=1000) == [(4000, 9000)]
+    assert truth.overlaps() == [(CUSTOMER, AGENT, 2500, 3000)]
+
+
+def test_long_call_script():
+    script = synth.long_call(4)
+    assert script[0].speaker == AGENT and "Northwind Energy" in script[0].text
+    assert all(a.speaker != b.speaker for a, b in zip(script, script[1:]))
+    words = sum(len(line.text.split()) for line in script)
+    assert 2.0 * 240 < words < 3.5 * 240  # conversational speech runs at 2-3.5 words a second
+    assert len({line.text for line in script}) >= 20

@@ -1,0 +1,100 @@
+import re
+
+import jiwer
+import numpy as np
+import pytest
+
+from scorer import synth
+from scorer.audio import SAMPLE_RATE
+from scorer.transcribe import ENGINES, load_transcriber
+
+SENTENCE = "Thank you for calling customer support. My name is Sarah, and I can help you reset your password today."
+LEAD_S, GAP_S = 2.0, 5.0
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
+
+
+def _text(transcript) -> str:
+    return _normalise("".join(w.text for w in transcript.words))
+
+
+@pytest.fixture(scope="module")
+def speech() -> np.ndarray:
+    return synth.synthesize(SENTENCE, "joe")
+
+
+@pytest.fixture(scope="module")
+def call(speech) -> np.ndarray:
+    """The sentence twice, after a lead-in and with a long pause between: speech regions that the
+    VAD cuts out must come back at their true times."""
+    silence = np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)
+    return np.concatenate([silence[: int(LEAD_S * SAMPLE_RATE)], speech, silence, speech])
+
+
+@pytest.fixture(scope="module")
+def tiny_by_engine() -> dict:
+    return {engine: load_transcriber(engine, "tiny.en", device="cpu") for engine in ENGINES}
+
+
+@pytest.fixture(params=ENGINES)
+def tiny(request, tiny_by_engine):
+    return tiny_by_engine[request.param]
+
+
+def _hold_music() -> np.ndarray:
+    t = np.arange(int(2.5 * SAMPLE_RATE)) / SAMPLE_RATE
+    chords = [(261.6, 329.6, 392.0), (293.7, 370.0, 440.0), (246.9, 311.1, 370.0), (220.0, 277.2, 329.6)]
+    return np.concatenate([sum(0.1 * np.sin(2 * np.pi * f * t) for f in chord) for chord in chords]).astype(np.float32)
+
+
+def test_transcribes_with_word_times(tiny, speech, call):
+    seen = []
+    transcript = tiny.transcribe(call, progress=seen.append)
+
+    assert (transcript.engine, transcript.model, transcript.language) == (tiny.engine, "tiny.en", "en")
+    assert transcript.device == "cpu" and transcript.compute_type in ("int8", "float32")
+    assert jiwer.wer(_normalise(SENTENCE + " " + SENTENCE), _text(transcript)) < 0.25
+
+    words = transcript.words
+    duration_ms = 1000 * len(call) / SAMPLE_RATE
+    assert all(isinstance(w.begin_ms, int) and isinstance(w.end_ms, int) for w in words)
+    assert all(0 <= w.begin_ms <= w.end_ms <= duration_ms for w in words)
+    assert all(a.begin_ms <= b.begin_ms for a, b in zip(words, words[1:]))
+    # The second sentence is placed after the gap, not where it sits in the joined-up speech.
+    second_ms = 1000 * (LEAD_S + GAP_S + len(speech) / SAMPLE_RATE)
+    thanks = [w.begin_ms for w in words if _normalise(w.text) == "thank"]
+    assert len(thanks) == 2 and abs(thanks[1] - second_ms) < 700
+
+    assert seen and seen == sorted(seen) and seen[-1] == pytest.approx(len(call) / SAMPLE_RATE)
+
+
+@pytest.mark.parametrize("signal", ["silence", "noise", "hold music"])
+def test_no_words_without_speech(tiny, signal):
+    samples = {
+        "silence": lambda: np.zeros(10 * SAMPLE_RATE, np.float32),
+        "noise": lambda: (0.05 * np.random.default_rng(0).standard_normal(10 * SAMPLE_RATE)).astype(np.float32),
+        "hold music": _hold_music,
+    }[signal]()
+    assert tiny.transcribe(samples).words == []
+
+
+def test_converted_checkpoint_gives_same_words(tiny_by_engine, speech):
+    """openai-whisper on our conversion of the CTranslate2 weights hears what faster-whisper hears."""
+    words = [_text(tiny_by_engine[engine].transcribe(speech)) for engine in ENGINES]
+    assert words[0] == words[1]
+
+
+def test_base_model_both_engines(speech):
+    transcripts = [load_transcriber(engine, "base", device="cpu").transcribe(speech) for engine in ENGINES]
+    assert [t.language for t in transcripts] == ["en", "en"]
+    assert _text(transcripts[0]) == _text(transcripts[1])
+    assert jiwer.wer(_normalise(SENTENCE), _text(transcripts[0])) < 0.25
+
+
+def test_unknown_choices():
+    with pytest.raises(ValueError, match="faster-whisper, openai-whisper"):
+        load_transcriber("whisperx")
+    with pytest.raises(ValueError, match="tiny.en, base"):
+        load_transcriber("faster-whisper", "large-v9")
