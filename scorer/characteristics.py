@@ -63,7 +63,7 @@ class HandleTime:
 
 @dataclass
 class PartyTalk:
-    talk_ms: int  # union of the party's word times, so overlapping words count once
+    talk_ms: int  # union of the party's speech stretches (word times, breath-length gaps bridged)
     talk_pct: float  # share of both parties' talk time
     turns: int
     words: int
@@ -166,11 +166,12 @@ def measure(
     party's channel for stereo, or the same mixed signal for both parties for mono (loudness and
     pitch are then read only inside the party's own turns)."""
     turns = conversation.turns
-    speech = {p: _union(s for t in turns if t.speaker == p for s in _speech(t)) for p in PARTIES}
+    spurts = {p: _spurts([t for t in turns if t.speaker == p]) for p in PARTIES}
+    # Talk time counts the breath-length gaps inside a stretch of speech, as speaking rates do.
+    speech = {p: [(s.begin_ms, s.end_ms) for s in spurts[p]] for p in PARTIES}
     everyone = _union(s for p in PARTIES for s in speech[p])
     audio_ms = max((len(x) * 1000 // SAMPLE_RATE for x in (party_audio or {}).values()), default=0)
     duration = max(conversation.duration_ms, audio_ms, everyone[-1][1] if everyone else 0)
-    spurts = {p: _spurts([t for t in turns if t.speaker == p]) for p in PARTIES}
 
     skipped: dict[str, str] = {}
     turn_measures = [_turn_measure(i, t) for i, t in enumerate(turns)]

@@ -22,6 +22,9 @@ def load_encoder(device: str = "auto"):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # a bar per weight file is noise in a CLI and in logs
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

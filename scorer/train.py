@@ -12,9 +12,12 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from . import baseline, corpus
+from .calibrate import agreement, default_profile, fit_profile
 from .encoder import embed
-from .heads import HEADS, HEADS_PATH, Head, features, save_heads
+from .heads import HEADS, HEADS_PATH, Head, features, load_heads, save_heads, vader_scores
+from .qualities import PROFILE_PATH, QUALITIES, Profile
 
+CARD_PATH = HEADS_PATH.parent / "MODEL_CARD.md"
 SEED = 0
 C_GRID = (0.25, 1.0, 4.0)
 
@@ -56,7 +59,7 @@ def fit_head(name: str, x: np.ndarray, y: np.ndarray) -> tuple[Head, float, floa
     return Head(name, classes, coef.astype(np.float32), intercept.astype(np.float32)), best_c, best_f1
 
 
-def train(emorynlp_dir: Path | None = None, out: Path = HEADS_PATH, card: Path | None = None, log=print) -> list[HeadReport]:
+def train_heads(emorynlp_dir: Path | None = None, out: Path = HEADS_PATH, log=print) -> list[HeadReport]:
     start = time.time()
     np.random.seed(SEED)
     examples = corpus.utterances() + corpus.emorynlp(emorynlp_dir)
@@ -85,5 +88,112 @@ def train(emorynlp_dir: Path | None = None, out: Path = HEADS_PATH, card: Path |
         reports.append(report)
         log(f"{name:16s} cv={report.cv_macro_f1:.3f} test={report.test_macro_f1} baseline={report.baseline_macro_f1}")
     save_heads(heads, out, meta={"seed": SEED, "examples": len(examples), "reports": [r.__dict__ for r in reports]})
+    load_heads.cache_clear()
     log(f"heads written to {out} in {time.time() - start:.0f} s")
     return reports
+
+
+def train_profile(out: Path = PROFILE_PATH, log=print) -> tuple[Profile, dict]:
+    """Fit the call-level mapping on the corpus conversations' train side; measure on the test side."""
+    from .pipeline import Scorer
+
+    conversations = corpus.conversations()
+    scorer = Scorer(profile=default_profile())
+    results = [scorer.score_conversation(c) for c in conversations]
+    features = [{q: r.scores[q].features for q in QUALITIES} for r in results]
+    train_idx = [i for i, c in enumerate(conversations) if not c["test"]]
+    test_idx = [i for i, c in enumerate(conversations) if c["test"]]
+    rows = {q: [features[i][q] for i in train_idx] for q in QUALITIES}
+    labels = {q: np.array([conversations[i][q] for i in train_idx], dtype=float) for q in QUALITIES}
+    profile, cv_report = fit_profile(rows, labels, default_profile(), name="hostscore", version=1)
+
+    lexicon = [float(vader_scores([t["text"] for t in c["turns"]])[:, 3].mean()) for c in conversations]
+    report = {}
+    for q in QUALITIES:
+        truth = [conversations[i][q] for i in test_idx]
+        report[q] = {
+            "cross_validated_train": cv_report[q]["after_cross_validated"],
+            "hand_set_weights_train": cv_report[q]["before"],
+            "test": agreement([profile.models[q].score(features[i][q]) for i in test_idx], truth),
+            "vader_baseline_test": agreement([lexicon[i] for i in test_idx], truth),
+        }
+    good = [i for i in test_idx if conversations[i]["outcome"] == "resolved" and conversations[i]["ending"] == "thanks"]
+    bad = [i for i in test_idx if conversations[i]["outcome"] == "deferred" or conversations[i]["ending"] == "angry"]
+    sat = {i: profile.models["satisfaction"].score(features[i]["satisfaction"]) for i in good + bad}
+    report["satisfaction_resolved_thanks_vs_deferred_or_angry_test_auc"] = _auc([sat[i] for i in good], [sat[i] for i in bad])
+    profile.metrics = {"conversations": {"train": len(train_idx), "test": len(test_idx)}, "agreement": report}
+    profile.save(out)
+    log(f"profile written to {out}")
+    return profile, report
+
+
+def _auc(high: list[float], low: list[float]) -> float | None:
+    if not high or not low:
+        return None
+    wins = sum((h > l) + 0.5 * (h == l) for h in high for l in low)
+    return round(wins / (len(high) * len(low)), 3)
+
+
+def train(emorynlp_dir: Path | None = None, card: Path = CARD_PATH, log=print) -> None:
+    start = time.time()
+    heads = train_heads(emorynlp_dir, log=log)
+    profile, report = train_profile(log=log)
+    card.write_text(model_card(heads, report, time.time() - start))
+    log(f"model card written to {card} ({time.time() - start:.0f} s in all)")
+
+
+def model_card(heads: list[HeadReport], report: dict, seconds: float) -> str:
+    lines = [
+        "# hostscore model card",
+        "",
+        "Written by `hostscore train` (fixed seeds; rebuilds every shipped head and the scoring profile).",
+        f"Last run took {seconds:.0f} s on this machine's CPU.",
+        "",
+        "## Data",
+        "- **hostscore contact-centre corpus** (`scorer/data/corpus/`, Apache-2.0, written by the team; see DATASHEET.md):",
+        "  single utterances from both parties in 8 industries, labelled for every turn head, and whole conversations",
+        "  rated 1-5 for satisfaction, connection and energy. Test = a stable hash of the id (20% of utterances, 25% of conversations).",
+        "- **EmoryNLP** emotion dialogue (Apache-2.0, from shared data): Feeling-Wheel emotions mapped to sentiment",
+        "  (Joyful/Peaceful/Powerful positive, Mad/Scared/Sad negative) and arousal (Joyful/Mad/Scared/Powerful high);",
+        "  its own train+dev for training, its test set for testing.",
+        "",
+        "## Turn heads",
+        "Multinomial logistic regression on the all-MiniLM-L6-v2 sentence embedding (384-d) plus VADER's four",
+        "scores and a party flag; C chosen by 5-fold cross-validation. Baseline: VADER for sentiment, phrase",
+        "lists for the others (`scorer/baseline.py`), on the same test split. Metric: macro-F1.",
+        "",
+        "| head | train | test | classes (count) | C | CV macro-F1 | test macro-F1 | baseline test macro-F1 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in heads:
+        counts = ", ".join(f"{k} {v}" for k, v in r.class_counts.items())
+        test = "; ".join(f"{s}: {v:.3f}" for s, v in r.test_macro_f1.items())
+        base = "; ".join(f"{s}: {v:.3f}" for s, v in r.baseline_macro_f1.items())
+        lines.append(f"| {r.name} | {r.train_size} | {r.test_size} | {counts} | {r.c} | {r.cv_macro_f1:.3f} | {test} | {base} |")
+    lines += [
+        "",
+        "## Call-level qualities",
+        "Each quality is a sign-constrained linear model over named call features (see docs/qualities.md),",
+        "fitted to the corpus conversations' 1-5 ratings on the train side. Agreement: Spearman and the AUC of",
+        "telling the lowest third of the rating scale from the highest third. Baseline: mean VADER compound of",
+        "the conversation's turns. Text features only: the acoustic weights are set by hand (no labelled audio).",
+        "",
+        "| quality | hand-set weights (train) | cross-validated (train) | test | VADER baseline (test) |",
+        "|---|---|---|---|---|",
+    ]
+    for q in QUALITIES:
+        r = report[q]
+        cell = lambda a: f"rho {a['spearman']:.3f}, AUC {a['auc_low_vs_high']}"  # noqa: E731
+        lines.append(f"| {q} | {cell(r['hand_set_weights_train'])} | {cell(r['cross_validated_train'])} | {cell(r['test'])} | {cell(r['vader_baseline_test'])} |")
+    lines += [
+        "",
+        f"Held-out conversations ending in thanks and a solution vs ones ending deferred or angry: satisfaction AUC "
+        f"**{report['satisfaction_resolved_thanks_vs_deferred_or_angry_test_auc']}**.",
+        "",
+        "## Limits",
+        "- The corpus is written, not transcribed from real calls; one labeller per item; English only.",
+        "- EmoryNLP is TV dialogue, not support calls; it widens the sentiment and arousal heads' range of speech.",
+        "- Acoustic energy weights are priors, not fitted: `hostscore calibrate` fits them once a centre has labels",
+        "  for scored audio.",
+    ]
+    return "\n".join(lines) + "\n"

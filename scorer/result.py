@@ -1,0 +1,78 @@
+"""The scored call: one typed result, serialised to the documented JSON schema."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from .characteristics import Characteristics
+from .conversation import Turn
+from .outcome import Outcome
+from .qualities import QualityScore
+
+SCHEMA_VERSION = "1.0"
+# Measures that need real timestamps; a text conversation without times reports them as skipped.
+TIMED_MEASURES = ("talk", "non_talk", "interruptions", "latency", "handle_time")
+
+
+@dataclass
+class CallInfo:
+    source: str
+    duration_ms: int
+    channels: int  # 0 for a text conversation
+    sample_rate: int | None  # of the source file
+    format: str
+    layout: str  # "stereo", "mono" or "text"
+
+
+@dataclass
+class Speakers:
+    method: str  # "stereo-channels", "mono-diarization", "single-channel" or "given"
+    agent_channel: str | None
+    agent_confidence: float
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CallResult:
+    call: CallInfo
+    speakers: Speakers
+    turns: list[Turn]
+    turn_signals: list[dict]
+    characteristics: Characteristics | None
+    scores: dict[str, QualityScore | None]
+    outcome: Outcome | None
+    models: dict
+    skipped: dict[str, str]
+    id: str | None = None
+
+    @property
+    def handle_time_ms(self) -> int:
+        return self.characteristics.handle_time.duration_ms if self.characteristics else self.call.duration_ms
+
+    def to_dict(self) -> dict:
+        characteristics = None
+        if self.characteristics is not None:
+            characteristics = self.characteristics.to_dict()
+            if "timestamps" in self.skipped:
+                for key in TIMED_MEASURES:
+                    characteristics.pop(key, None)
+        turns = []
+        for i, turn in enumerate(self.turns):
+            row = asdict(turn)
+            row["index"] = i
+            if i < len(self.turn_signals):
+                row["signals"] = self.turn_signals[i]
+            turns.append(row)
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "id": self.id,
+            "call": asdict(self.call),
+            "speakers": asdict(self.speakers),
+            "handle_time_ms": self.handle_time_ms if "timestamps" not in self.skipped else None,
+            "scores": {q: (asdict(s) if s else None) for q, s in self.scores.items()},
+            "outcome": asdict(self.outcome) if self.outcome else None,
+            "characteristics": characteristics,
+            "turns": turns,
+            "models": self.models,
+            "skipped": self.skipped,
+        }
