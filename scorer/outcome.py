@@ -51,7 +51,9 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
     votes = {c: [] for c in classes[1:]}
     for i in range(len(probs)):
         best = 1 + int(np.argmax(probs[i, 1:]))
-        if probs[i, best] >= OUTCOME_THRESHOLD:
+        # A customer asking for a manager is an escalation request, not a transfer: only the
+        # agent can put the call through.
+        if probs[i, best] >= OUTCOME_THRESHOLD and not (classes[best] == "transfer" and conversation.turns[i].speaker != AGENT):
             votes[classes[best]].append(i)
     strength = {c: float(sum(recency[i] * probs[i, classes.index(c)] for i in turns)) for c, turns in votes.items()}
     winner = max(strength, key=strength.get)

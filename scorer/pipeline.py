@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,15 @@ class Scorer:
         self.silence_threshold_ms = silence_threshold_ms
         self.max_duration_s = max_duration_s
         self._transcriber: Transcriber | None = None
+        self.timings: dict[str, float] = {}  # seconds per stage of the last call scored
+
+    @contextmanager
+    def _stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
     @property
     def transcriber(self) -> Transcriber:
@@ -46,10 +57,15 @@ class Scorer:
     # --- audio ---------------------------------------------------------------------------------
 
     def score_file(self, path: str | Path, progress: Progress | None = None, call_id: str | None = None) -> CallResult:
-        audio = load_audio(path, self.max_duration_s)
-        return self.score_audio(audio, progress, call_id)
+        self.timings = {}
+        with self._stage("audio"):
+            audio = load_audio(path, self.max_duration_s)
+        return self.score_audio(audio, progress, call_id, keep_timings=True)
 
-    def score_audio(self, audio: Audio, progress: Progress | None = None, call_id: str | None = None) -> CallResult:
+    def score_audio(self, audio: Audio, progress: Progress | None = None, call_id: str | None = None,
+                    keep_timings: bool = False) -> CallResult:
+        if not keep_timings:
+            self.timings = {}
         skipped: dict[str, str] = {}
         channels = [audio.channel(i) for i in range(audio.channels)]
         if len(channels) == 2 and _duplicated(channels):
@@ -78,7 +94,8 @@ class Scorer:
                 skipped[f"channel.{side}"] = f"the {side} channel ({parties[i]}) is silent: a dead channel"
                 continue
             report = (lambda s, base=offset: progress(base + s)) if progress else None
-            transcript = self.transcriber.transcribe(samples, report)
+            with self._stage("transcription"):
+                transcript = self.transcriber.transcribe(samples, report)
             offset += len(samples) / SAMPLE_RATE
             labelled += [(parties[i], w) for w in transcript.words]
         conversation = Conversation(build_turns(labelled), duration_ms)
@@ -90,8 +107,10 @@ class Scorer:
         if is_silent(samples):
             skipped["speech"] = "the recording is silent"
             return Conversation([], duration_ms), {AGENT: samples, CUSTOMER: samples}, Speakers("mono-diarization", None, 0.0)
-        words = self.transcriber.transcribe(samples, progress).words
-        segments = diarize(samples)
+        with self._stage("transcription"):
+            words = self.transcriber.transcribe(samples, progress).words
+        with self._stage("speakers"):
+            segments = diarize(samples)
         clustered = build_turns([(str(label), w) for label, w in label_words(words, segments)])
         decision = identify_agent(clustered)
         labels = {t.speaker for t in clustered}
@@ -107,6 +126,7 @@ class Scorer:
 
     def score_conversation(self, data: dict, call_id: str | None = None) -> CallResult:
         """Score a conversation that is already text: ``{"turns": [{"speaker", "text", "begin_ms"?, "end_ms"?}]}``."""
+        self.timings = {}
         conversation = from_dict(data)
         skipped = {"audio": "text input: loudness and pitch need audio"}
         if not has_times(data):
@@ -129,22 +149,20 @@ class Scorer:
             skipped.update({q: f"not scored: {reason}" for q in QUALITIES})
             characteristics = measure(conversation, party_audio, self.silence_threshold_ms)
             return CallResult(info, speakers, [], [], characteristics, {q: None for q in QUALITIES}, None, models, skipped, call_id)
-        characteristics = measure(conversation, party_audio, self.silence_threshold_ms)
+        with self._stage("characteristics"):
+            characteristics = measure(conversation, party_audio, self.silence_threshold_ms)
         if "timestamps" in skipped:
             characteristics.skipped.update({k: skipped["timestamps"] for k in ("talk_speed", "silences", "interruptions", "latency")})
         characteristics.skipped.update({k: v for k, v in skipped.items() if k.startswith("channel.")})
         texts = [t.text for t in conversation.turns]
-        signals = turn_heads.predict(texts, [t.speaker for t in conversation.turns])
-        outcome = decide(conversation, signals, characteristics)
-        facts = CallFacts(conversation, signals, characteristics, outcome)
-        scores = {q: score_quality(self.profile.models[q], QUALITY_FEATURES[q](facts)) for q in QUALITIES}
+        with self._stage("turn_heads"):
+            signals = turn_heads.predict(texts, [t.speaker for t in conversation.turns])
+        with self._stage("qualities"):
+            outcome = decide(conversation, signals, characteristics)
+            facts = CallFacts(conversation, signals, characteristics, outcome)
+            scores = {q: score_quality(self.profile.models[q], QUALITY_FEATURES[q](facts)) for q in QUALITIES}
         return CallResult(info, speakers, conversation.turns, _turn_signals(signals), characteristics, scores,
                           outcome, models, skipped, call_id)
-
-
-def call_features(facts: CallFacts) -> dict[str, dict[str, float | None]]:
-    """quality -> feature name -> value, for fitting and calibrating profiles."""
-    return {q: {f.name: f.value for f in QUALITY_FEATURES[q](facts)} for q in QUALITIES}
 
 
 def _turn_signals(signals: turn_heads.TurnSignals) -> list[dict]:

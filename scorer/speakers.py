@@ -8,14 +8,16 @@ from what each voice says (greetings, security checks, closings) and how the cal
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from scorer.audio import SAMPLE_RATE
-from scorer.conversation import Turn, Word
+from .audio import SAMPLE_RATE
+from .conversation import Turn, Word
+from .transcribe import VAD
 
 FRAME_MS = 10  # resemblyzer's mel hop: one label per 10 ms frame
 WINDOW_MS = 1500  # long enough for a stable voice embedding, short enough to sit in one turn
@@ -50,7 +52,9 @@ def _vad_model():
 
 @lru_cache(maxsize=1)
 def _voice_encoder():
-    from resemblyzer import VoiceEncoder
+    with warnings.catch_warnings():  # resemblyzer's webrtcvad imports the deprecated pkg_resources
+        warnings.simplefilter("ignore", UserWarning)
+        from resemblyzer import VoiceEncoder
 
     return VoiceEncoder("cpu", verbose=False)
 
@@ -61,7 +65,7 @@ def speech_regions(samples: np.ndarray) -> list[tuple[int, int]]:
     from silero_vad import get_speech_timestamps
 
     stamps = get_speech_timestamps(torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)),
-                                   _vad_model(), sampling_rate=SAMPLE_RATE)
+                                   _vad_model(), sampling_rate=SAMPLE_RATE, threshold=VAD["threshold"])
     return [(s["start"] * 1000 // SAMPLE_RATE, s["end"] * 1000 // SAMPLE_RATE) for s in stamps]
 
 

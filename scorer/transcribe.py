@@ -21,8 +21,9 @@ DEVICES = ("auto", "cpu", "cuda")
 # Greedy decoding: on a 2-core CPU beam 5 is about twice as slow for little gain on clear call
 # audio; Whisper still falls back to sampling at higher temperatures when greedy output looks bad.
 BEAM_SIZE = 1
-# faster-whisper's VAD defaults, used for both engines so they see the same speech.
-VAD = {"min_silence_duration_ms": 2000, "speech_pad_ms": 400}
+# silero's default threshold (0.5) misses much band-limited 8 kHz telephone speech; 0.35 keeps it
+# while hold music and line noise still fall below (tests/test_transcribe.py checks both).
+VAD = {"threshold": 0.35, "min_silence_duration_ms": 2000, "speech_pad_ms": 400}
 # A segment Whisper itself rates as probably not speech is dropped, whatever text it produced.
 NO_SPEECH_PROB = 0.9
 # openai-whisper gets speech in pieces of about one 30 s window, so progress can be reported.

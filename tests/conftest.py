@@ -102,3 +102,18 @@ def bad_inputs(tmp_path_factory, resolved_stereo_16k) -> dict[str, Path]:
     audio[:, 1] = 0.0
     sf.write(paths["dead_channel"], audio, rate, subtype="PCM_16")
     return paths
+
+
+@pytest.fixture(scope="session")
+def scorer():
+    """One Scorer (faster-whisper tiny.en, bundled models) shared by every test that scores."""
+    from scorer import Scorer
+
+    return Scorer()
+
+
+def words_of(text: str) -> str:
+    """Normalise for word error rate: lower case, digits and words only."""
+    import re
+
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
