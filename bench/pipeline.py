@@ -55,6 +55,8 @@ def child(engine: str, model: str, device: str, call: str) -> None:
         "turns": len(result.turns), "words": sum(len(t.words) for t in result.turns),
         # Linux reports ru_maxrss in KiB.
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, "gpu": gpu,
+        # Other work on a shared machine slows a row (PyTorch's threads far more than CTranslate2's).
+        "load_avg": os.getloadavg()[0],
     }))
 
 
@@ -88,7 +90,7 @@ def versions() -> str:
 
 
 def table(rows: list[dict]) -> list[str]:
-    header = ["model", "engine", "device", "load s", *[f"{s} s" for s in STAGES], "total s", "x real time", "peak RSS MB"]
+    header = ["model", "engine", "device", "load s", *[f"{s} s" for s in STAGES], "total s", "x real time", "peak RSS MB", "load avg"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         if "error" in r:
@@ -96,7 +98,7 @@ def table(rows: list[dict]) -> list[str]:
             continue
         stages = [f"{r['timings'][s]:.2f}" if s in r["timings"] else "–" for s in STAGES]
         cells = [r["model"], r["engine"], f"{r['device']} {r['compute_type']}", f"{r['load_s']:.1f}", *stages,
-                 f"{r['total_s']:.1f}", f"{r['audio_s'] / r['total_s']:.1f}x", f"{r['peak_mb']:.0f}"]
+                 f"{r['total_s']:.1f}", f"{r['audio_s'] / r['total_s']:.1f}x", f"{r['peak_mb']:.0f}", f"{r['load_avg']:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -142,7 +144,6 @@ def main() -> None:
         return
 
     call = args.call or make_call(args.minutes)
-    # Other work on this machine slows every row; the load average before we start says how busy it is.
     idle_load = os.getloadavg()[0]
     engines, models = args.engines.split(","), args.models.split(",")
     rows = []

@@ -14,18 +14,14 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
-from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
 from .qualities import QUALITIES, Profile, QualityModel
 
 SEED = 0
-RIDGE_ALPHA = 2.0
-# Features with no labelled audio behind them keep these hand-set weights when fitting on text.
-ACOUSTIC = {"agent_pitch_variation", "agent_loudness_dynamics", "agent_pace_off_band", "dead_air",
-            "agent_interruptions", "response_latency"}
-
+PRIOR_CALLS = 20  # how many labelled calls the hand-set definition is worth when fitting
 # name: (weight, centre, scale). The sign is the definition; the size is the prior.
 DEFAULTS: dict[str, dict[str, tuple[float, float, float]]] = {
     "connection": {
@@ -36,7 +32,7 @@ DEFAULTS: dict[str, dict[str, tuple[float, float, float]]] = {
     },
     "energy": {
         "agent_pitch_variation": (0.6, 2.0, 1.0), "agent_loudness_dynamics": (0.3, 3.0, 2.0),
-        "agent_pace_off_band": (-0.4, 10.0, 20.0), "proactive_language": (0.6, 0.2, 0.15),
+        "agent_loudness": (0.3, -26.0, 6.0), "agent_pace_off_band": (-0.4, 10.0, 20.0), "proactive_language": (0.6, 0.2, 0.15),
         "positive_language": (0.4, 0.2, 0.15), "dead_air": (-0.7, 0.05, 0.1),
         "customer_energy_trend": (0.5, 0.0, 0.5),
     },
@@ -65,19 +61,31 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def fit_quality(rows: list[dict], targets: np.ndarray, base: QualityModel) -> QualityModel:
-    """Fit one quality's weights to ``targets`` (0..1) from feature ``rows`` (name -> value)."""
-    names = [n for n in base.weights if n not in ACOUSTIC and sum(r.get(n) is not None for r in rows) >= 0.5 * len(rows)]
+    """Fit one quality's weights to ``targets`` (0..1) from feature ``rows`` (name -> value).
+
+    Ridge regression shrunk towards ``base``'s weights rather than towards zero (PRIOR_CALLS
+    pseudo-calls' worth), so a few hundred labels refine the definition instead of replacing it."""
+    # Features measured on too few of the labelled calls (audio measures, when the labels are on
+    # text conversations) keep their weights from ``base``.
+    names = [n for n in base.weights if sum(r.get(n) is not None for r in rows) >= 0.5 * len(rows)]
     centres, scales = dict(base.centres), dict(base.scales)
     for n in names:
         values = np.array([r[n] for r in rows if r.get(n) is not None], dtype=float)
         centres[n] = float(values.mean())
         scales[n] = float(values.std()) or 1.0
     signs = np.array([np.sign(base.weights[n]) or 1.0 for n in names])
-    z = np.array([[0.0 if r.get(n) is None else (r[n] - centres[n]) / scales[n] for n in names] for r in rows])
-    model = Ridge(alpha=RIDGE_ALPHA, positive=True).fit(z * signs, _logit(targets))
+    z = np.array([[0.0 if r.get(n) is None else (r[n] - centres[n]) / scales[n] for n in names] for r in rows]) * signs
+    y = _logit(targets)
+    prior = np.abs([base.weights[n] for n in names])
+    # ridge towards the prior = least squares on the data plus sqrt(k) * (w - prior) rows
+    k = np.sqrt(PRIOR_CALLS)
+    x_all = np.vstack([z - z.mean(axis=0), k * np.eye(len(names))])
+    y_all = np.concatenate([y - y.mean(), k * prior])
+    fitted = LinearRegression(positive=True, fit_intercept=False).fit(x_all, y_all).coef_
+    bias = float(y.mean() - z.mean(axis=0) @ fitted)
     weights = dict(base.weights)
-    weights.update({n: round(float(w * s), 4) for n, w, s in zip(names, model.coef_, signs)})
-    return QualityModel(round(float(model.intercept_), 4), weights, centres, scales)
+    weights.update({n: round(float(w * s), 4) for n, w, s in zip(names, fitted, signs)})
+    return QualityModel(round(bias, 4), weights, centres, scales)
 
 
 def cross_validated_logits(rows: list[dict], targets: np.ndarray, base: QualityModel, folds: int = 5) -> np.ndarray:

@@ -56,6 +56,7 @@ def _voice_encoder():
         warnings.simplefilter("ignore", UserWarning)
         from resemblyzer import VoiceEncoder
 
+    # The CPU even with a GPU present: the LSTM is small (about 3 s for a 4-minute call here).
     return VoiceEncoder("cpu", verbose=False)
 
 

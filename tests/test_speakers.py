@@ -4,7 +4,6 @@ Run with -s to see the measured DER, agreement and timings."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -30,23 +29,10 @@ from scorer.speakers import (
     speech_regions,
 )
 
-SHARED = Path(os.environ.get("HOSTSCORE_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
-DIARIZATION = SHARED / "diarization"
-CALLS = SHARED / "calls"
 CALL = "aws_lca_Auto_Repairs_40_UTC"
 
 # Measured: sample.wav scores DER 0.16 (labelling all reference speech as one speaker: 0.49).
 SAMPLE_DER_CEILING = 0.25
-
-
-def require(path: Path) -> Path:
-    """Skip when shared data is missing, except on CI where missing data is a failure."""
-    if not path.exists():
-        message = f"shared test data not found: {path} (set HOSTSCORE_SHARED_DATA)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
 
 
 def load_16k(path: Path) -> np.ndarray:
@@ -73,8 +59,8 @@ def majority_agreement(hypothesis: np.ndarray, truth: np.ndarray) -> float:
 # Diarization error rate on reference recordings
 
 
-def test_der_on_reference_recordings():
-    data = require(DIARIZATION)
+def test_der_on_reference_recordings(shared_data):
+    data = shared_data / "diarization"
     reference = {}
     for rttm in sorted(data.glob("*.rttm")):
         reference.update(read_rttm(rttm))
@@ -112,9 +98,9 @@ def test_der_scoring():
 # A real call whose two sides were recorded separately, mixed to mono
 
 
-def test_real_call_mixed_to_mono_is_separated():
-    agent = load_16k(require(CALLS / f"{CALL}_agent.wav"))
-    caller = load_16k(require(CALLS / f"{CALL}_caller.wav"))
+def test_real_call_mixed_to_mono_is_separated(shared_data):
+    agent = load_16k(shared_data / "calls" / f"{CALL}_agent.wav")
+    caller = load_16k(shared_data / "calls" / f"{CALL}_caller.wav")
     n = min(len(agent), len(caller))
     agent, caller = agent[:n], caller[:n]
     n_frames = n * 1000 // SAMPLE_RATE // FRAME_MS + 1
@@ -139,8 +125,8 @@ def test_real_call_mixed_to_mono_is_separated():
     assert agreement >= 0.9
 
 
-def test_one_voice_gives_one_label():
-    caller = load_16k(require(CALLS / f"{CALL}_caller.wav"))
+def test_one_voice_gives_one_label(shared_data):
+    caller = load_16k(shared_data / "calls" / f"{CALL}_caller.wav")
     segments = diarize(caller)
     assert segments and {s.label for s in segments} == {0}
 

@@ -15,6 +15,7 @@ from . import CallFacts, Feature
 
 UPSET = 0.5  # customer turns the sentiment head calls negative with this probability
 TOP_MOMENTS = 3
+MIN_TURNS_FOR_BALANCE = 6  # balance is a property of an exchange, not of a single reply
 
 
 def features(call: CallFacts) -> list[Feature]:
@@ -73,9 +74,11 @@ def features(call: CallFacts) -> list[Feature]:
         feats.append(Feature("response_latency", None, "", ""))
 
     words = {p: sum(len(conv.turns[i].text.split()) for i in call.indices(p)) for p in (AGENT, CUSTOMER)}
-    if sum(words.values()):
+    if len(conv.turns) >= MIN_TURNS_FOR_BALANCE and sum(words.values()):
         share = words[AGENT] / sum(words.values())
         feats.append(Feature("talk_imbalance", abs(share - 0.5), "a balanced exchange", "one party did most of the talking"))
+    else:
+        feats.append(Feature("talk_imbalance", None, "", ""))
     return feats
 
 

@@ -29,6 +29,8 @@ def features(call: CallFacts) -> list[Feature]:
     dynamics = voice.dynamic_range_db if voice else None
     feats.append(Feature("agent_loudness_dynamics", dynamics, "agent's loudness varied naturally",
                          "agent spoke at one unvarying level"))
+    level = voice.loudness_dbfs if voice else None
+    feats.append(Feature("agent_loudness", level, "agent spoke out clearly", "agent's voice was quiet and subdued"))
 
     talk = ch.talk.get(AGENT)
     if call.measured("talk_speed") and talk and talk.wpm:
