@@ -4,22 +4,22 @@ customer's effort (repeats, holds, transfers), each with the turns that show it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .characteristics import Characteristics
 from .conversation import AGENT, CUSTOMER, Conversation
 from .evidence import Moment, moment, span
-from .heads import HEADS, TurnSignals
+from .heads import HEADS, TurnSignals, load_heads
 
 STATUSES = ("resolved", "deferred", "transferred", "unresolved")
-OUTCOME_THRESHOLD = 0.5  # a turn states an outcome when its head says so with this probability
-RECENCY = (0.5, 1.5)  # vote weight of the first and the last turn
-UNDECIDED = 0.5  # pseudo-votes that keep one weak statement from looking certain
-STATUS_OF = {"resolved": "resolved", "deferred": "deferred", "transfer": "transferred"}
+OUTCOME_MODEL_PATH = Path(__file__).parent / "data" / "outcome.json"
+OUTCOME_THRESHOLD = 0.6  # a turn states an outcome when its head says so with this probability
+EVIDENCE_TURNS = 3
 REPEAT_SIMILARITY = 0.8  # cosine between two customer turns that say the same thing again
 REPEAT_MIN_WORDS = 5  # "yes", "okay" repeated is not the customer repeating themselves
-EFFORT_THRESHOLD = 0.5
+EFFORT_THRESHOLD = 0.6  # the heads are trained class-balanced, so 0.5 over-reports rare cues
 HOLD_WORDS = ("hold", "bear with me", "one moment", "just a moment", "give me a minute")
 # How much each effort signal adds to the 0-100 effort score; saturates after a few.
 EFFORT_POINTS = {"repeat": 20, "hold": 15, "transfer": 25, "effort_statement": 20}
@@ -42,31 +42,39 @@ class Outcome:
     effort: Effort
 
 
-def decide(conversation: Conversation, signals: TurnSignals, characteristics: Characteristics | None) -> Outcome:
-    """Each turn that states an outcome votes for it, later turns louder: a deferral after an
-    attempted fix means the fix did not land, and what is said at the close counts most."""
+def call_outcome_features(conversation: Conversation, signals: TurnSignals) -> np.ndarray:
+    """What the call-level outcome classifier reads: for each stated outcome, the strongest
+    statement by each party, overall and in the last third of the call; how the customer closes."""
     probs = signals.probs["outcome"]
-    classes = HEADS["outcome"]
-    recency = np.linspace(*RECENCY, len(probs)) if len(probs) else np.zeros(0)
-    votes = {c: [] for c in classes[1:]}
-    for i in range(len(probs)):
-        best = 1 + int(np.argmax(probs[i, 1:]))
-        # A customer asking for a manager is an escalation request, not a transfer: only the
-        # agent can put the call through.
-        if probs[i, best] >= OUTCOME_THRESHOLD and not (classes[best] == "transfer" and conversation.turns[i].speaker != AGENT):
-            votes[classes[best]].append(i)
-    strength = {c: float(sum(recency[i] * probs[i, classes.index(c)] for i in turns)) for c, turns in votes.items()}
-    winner = max(strength, key=strength.get)
-    status, evidence_turns = STATUS_OF[winner], votes[winner]
-    if strength[winner] == 0:
-        status, evidence_turns = "unresolved", []
-    elif status == "resolved" and _ends_upset(conversation, signals, after=evidence_turns[-1]):
-        # the agent said it was fixed, but the customer is still upset: not resolved for them
-        evidence_turns = evidence_turns[-1:] + _customer_turns(conversation)[-1:]
-        status = "unresolved"
-    confidence = (strength[winner] + UNDECIDED) / (sum(strength.values()) + 2 * UNDECIDED)
-    effort = measure_effort(conversation, signals, characteristics, votes["transfer"])
-    return Outcome(status, round(confidence, 3), [moment(conversation, i) for i in evidence_turns], effort)
+    n = len(conversation.turns)
+    speakers = np.array([t.speaker for t in conversation.turns])
+    late = np.arange(n) >= (2 * n) // 3
+    row = []
+    for k in range(1, len(HEADS["outcome"])):
+        for mask in (speakers == AGENT, speakers == CUSTOMER, late & (speakers == AGENT), late & (speakers == CUSTOMER)):
+            row.append(float(probs[mask, k].max()) if mask.any() else 0.0)
+    closing = _customer_turns(conversation)[-2:]
+    mood = signals.p("sentiment", "positive") - signals.p("sentiment", "negative")
+    row.append(float(signals.p("gratitude", "1")[closing].max()) if closing else 0.0)
+    row.append(float(mood[closing].mean()) if closing else 0.0)
+    return np.array(row, dtype=np.float32)
+
+
+def decide(conversation: Conversation, signals: TurnSignals, characteristics: Characteristics | None) -> Outcome:
+    """The call's outcome from the trained call-level classifier over the turn heads; the
+    evidence is the turns that stated it (for unresolved, how the customer left)."""
+    model = load_heads(OUTCOME_MODEL_PATH)["call_outcome"]
+    p = model.predict_proba(call_outcome_features(conversation, signals)[None, :])[0]
+    status = model.classes[int(np.argmax(p))]
+    stated = {c: [i for i in range(len(conversation.turns)) if signals.label("outcome", i) == c
+                  and signals.probs["outcome"][i, HEADS["outcome"].index(c)] >= OUTCOME_THRESHOLD]
+              for c in HEADS["outcome"][1:]}
+    # A customer asking for a manager is an escalation request, not a transfer: only the agent can put the call through.
+    transfers = [i for i in stated["transfer"] if conversation.turns[i].speaker == AGENT]
+    evidence = {"resolved": stated["resolved"], "deferred": stated["deferred"], "transferred": transfers,
+                "unresolved": _customer_turns(conversation)[-1:]}[status][-EVIDENCE_TURNS:]
+    effort = measure_effort(conversation, signals, characteristics, transfers)
+    return Outcome(status, round(float(p.max()), 3), [moment(conversation, i) for i in evidence], effort)
 
 
 def measure_effort(conversation: Conversation, signals: TurnSignals, characteristics: Characteristics | None,
@@ -93,8 +101,3 @@ def measure_effort(conversation: Conversation, signals: TurnSignals, characteris
 
 def _customer_turns(conversation: Conversation) -> list[int]:
     return [i for i, t in enumerate(conversation.turns) if t.speaker == CUSTOMER]
-
-
-def _ends_upset(conversation: Conversation, signals: TurnSignals, after: int) -> bool:
-    later = [i for i in _customer_turns(conversation) if i > after]
-    return bool(later) and signals.p("sentiment", "negative")[later[-1]] > 0.6

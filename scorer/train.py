@@ -14,7 +14,9 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from . import baseline, corpus
 from .calibrate import agreement, default_profile, fit_profile
 from .encoder import embed
-from .heads import HEADS, HEADS_PATH, Head, features, load_heads, save_heads, vader_scores
+from .conversation import from_dict
+from .heads import HEADS, HEADS_PATH, Head, features, load_heads, predict, save_heads, vader_scores
+from .outcome import OUTCOME_MODEL_PATH, STATUSES, call_outcome_features
 from .qualities import PROFILE_PATH, QUALITIES, Profile
 
 CARD_PATH = HEADS_PATH.parent / "MODEL_CARD.md"
@@ -38,7 +40,7 @@ def _classifier(c: float) -> LogisticRegression:
     return LogisticRegression(C=c, class_weight="balanced", max_iter=4000, random_state=SEED)
 
 
-def fit_head(name: str, x: np.ndarray, y: np.ndarray) -> tuple[Head, float, float]:
+def fit_head(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...] | None = None) -> tuple[Head, float, float]:
     """Pick C by 5-fold cross-validated macro-F1, then fit on all training rows."""
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
     best_c, best_f1 = C_GRID[0], -1.0
@@ -48,7 +50,7 @@ def fit_head(name: str, x: np.ndarray, y: np.ndarray) -> tuple[Head, float, floa
         if score > best_f1:
             best_c, best_f1 = c, score
     model = _classifier(best_c).fit(x, y)
-    classes = HEADS[name]
+    classes = classes or HEADS[name]
     # store rows in the head's class order so the first class is always "nothing"
     order = [list(model.classes_).index(c) for c in classes]
     if len(classes) == 2:
@@ -91,6 +93,32 @@ def train_heads(emorynlp_dir: Path | None = None, out: Path = HEADS_PATH, log=pr
     load_heads.cache_clear()
     log(f"heads written to {out} in {time.time() - start:.0f} s")
     return reports
+
+
+def train_outcome(out: Path = OUTCOME_MODEL_PATH, log=print) -> dict:
+    """The call-level outcome classifier over the turn heads, on the corpus conversations."""
+    conversations = corpus.conversations()
+    x = np.array([call_outcome_features(c, predict([t.text for t in c.turns], [t.speaker for t in c.turns]))
+                  for c in (from_dict(row) for row in conversations)])
+    y = np.array([c["outcome"] for c in conversations])
+    train_rows = np.array([not c["test"] for c in conversations])
+    head, c, cv_f1 = fit_head("call_outcome", x[train_rows], y[train_rows], classes=STATUSES)
+    predicted = [head.classes[k] for k in head.predict_proba(x[~train_rows]).argmax(axis=1)]
+    keywords = [_keyword_outcome(row) for row, test in zip(conversations, ~train_rows) if test]
+    report = {"train": int(train_rows.sum()), "test": int((~train_rows).sum()), "c": c, "cv_macro_f1": round(cv_f1, 3),
+              "test_macro_f1": round(f1_score(y[~train_rows], predicted, average="macro"), 3),
+              "test_accuracy": round(float(np.mean(np.array(predicted) == y[~train_rows])), 3),
+              "keyword_baseline_test_macro_f1": round(f1_score(y[~train_rows], keywords, average="macro"), 3)}
+    save_heads({"call_outcome": head}, out, meta={"seed": SEED, "report": report})
+    load_heads.cache_clear()
+    log(f"call outcome     {report}")
+    return report
+
+
+def _keyword_outcome(conversation: dict) -> str:
+    """Baseline: the last outcome a keyword list finds in the call, else unresolved."""
+    found = [label for label in baseline.predict("outcome", [t["text"] for t in conversation["turns"]]) if label != "none"]
+    return {"resolved": "resolved", "deferred": "deferred", "transfer": "transferred"}[found[-1]] if found else "unresolved"
 
 
 def train_profile(out: Path = PROFILE_PATH, log=print) -> tuple[Profile, dict]:
@@ -137,12 +165,13 @@ def _auc(high: list[float], low: list[float]) -> float | None:
 def train(emorynlp_dir: Path | None = None, card: Path = CARD_PATH, log=print) -> None:
     start = time.time()
     heads = train_heads(emorynlp_dir, log=log)
+    outcome = train_outcome(log=log)
     profile, report = train_profile(log=log)
-    card.write_text(model_card(heads, report, time.time() - start))
+    card.write_text(model_card(heads, outcome, report, time.time() - start))
     log(f"model card written to {card} ({time.time() - start:.0f} s in all)")
 
 
-def model_card(heads: list[HeadReport], report: dict, seconds: float) -> str:
+def model_card(heads: list[HeadReport], outcome: dict, report: dict, seconds: float) -> str:
     lines = [
         "# hostscore model card",
         "",
@@ -171,6 +200,16 @@ def model_card(heads: list[HeadReport], report: dict, seconds: float) -> str:
         base = "; ".join(f"{s}: {v:.3f}" for s, v in r.baseline_macro_f1.items())
         lines.append(f"| {r.name} | {r.train_size} | {r.test_size} | {counts} | {r.c} | {r.cv_macro_f1:.3f} | {test} | {base} |")
     lines += [
+        "",
+        "## Call outcome",
+        "A multinomial logistic regression over the turn heads' outcome statements (strongest per party, overall and",
+        "in the last third of the call) and how the customer closes (gratitude, sentiment), fitted on the corpus",
+        "conversations. Baseline: the last outcome a keyword list finds in the call.",
+        "",
+        f"| train | test | CV macro-F1 | test macro-F1 | test accuracy | keyword baseline test macro-F1 |",
+        "|---|---|---|---|---|---|",
+        f"| {outcome['train']} | {outcome['test']} | {outcome['cv_macro_f1']} | {outcome['test_macro_f1']} | "
+        f"{outcome['test_accuracy']} | {outcome['keyword_baseline_test_macro_f1']} |",
         "",
         "## Call-level qualities",
         "Each quality is a sign-constrained linear model over named call features (see docs/qualities.md),",

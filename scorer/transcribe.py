@@ -21,6 +21,7 @@ DEVICES = ("auto", "cpu", "cuda")
 # Greedy decoding: on a 2-core CPU beam 5 is about twice as slow for little gain on clear call
 # audio; Whisper still falls back to sampling at higher temperatures when greedy output looks bad.
 BEAM_SIZE = 1
+SEED = 0
 # silero's default threshold (0.5) misses much band-limited 8 kHz telephone speech; 0.35 keeps it
 # while hold music and line noise still fall below (tests/test_transcribe.py checks both).
 VAD = {"threshold": 0.35, "min_silence_duration_ms": 2000, "speech_pad_ms": 400}
@@ -106,6 +107,8 @@ def _load_faster_whisper(model, device, compute_type, language):
                            cpu_threads=os.cpu_count() or 0)
 
     def run(samples, progress):
+        # Whisper's temperature fallback samples: a fixed seed makes the same call give the same words.
+        ctranslate2.set_random_seed(SEED)
         # The VAD model is faster-whisper's bundled onnx file: nothing is downloaded.
         pieces, info = whisper.transcribe(
             samples, language=language, beam_size=BEAM_SIZE, word_timestamps=True,
@@ -137,6 +140,7 @@ def _load_openai_whisper(model, device, compute_type, language):
     vad = load_silero_vad()
 
     def run(samples, progress):
+        torch.manual_seed(SEED)  # the temperature fallback samples; same call, same words
         speech = get_speech_timestamps(torch.from_numpy(samples), vad, sampling_rate=SAMPLE_RATE, **VAD)
         segments, detected = [], language
         for chunk in _chunks([(r["start"], r["end"]) for r in speech]):

@@ -40,8 +40,9 @@ def test_connection_rises_with_empathy_and_falls_with_dismissal(scorer, k):
     empathetic = scorer.score_conversation(conversation(UPSET[k], EMPATHETIC[k])).scores["connection"]
     dismissive = scorer.score_conversation(conversation(UPSET[k], DISMISSIVE[k])).scores["connection"]
     assert empathetic.score > dismissive.score + 15
-    assert empathetic.evidence[0].effect > 0 and dismissive.evidence[0].effect < 0
-    assert any("brush" in e.reason or "acknowledg" in e.reason for e in dismissive.evidence)
+    assert any(e.feature == "acknowledgement" and e.effect > 0 for e in empathetic.evidence)
+    lowered = [e for e in dismissive.evidence if e.effect < 0]
+    assert lowered and lowered[0].feature in ("dismissiveness", "acknowledgement")
 
 
 def timed(overlap_ms: int) -> dict:
@@ -109,7 +110,7 @@ def energy_calls(calls_dir, scorer):
 def test_energy_rises_with_pitch_variation_and_loudness(energy_calls):
     lively, flat = energy_calls["lively"], energy_calls["flat"]
     voice = lambda r: r.characteristics.voice[A]  # noqa: E731
-    assert voice(lively).pitch_std_st > voice(flat).pitch_std_st + 1
+    assert voice(lively).pitch_std_st > voice(flat).pitch_std_st + 0.5
     assert voice(lively).dynamic_range_db > voice(flat).dynamic_range_db + 1
     assert lively.scores["energy"].score > flat.scores["energy"].score + 5
 
@@ -151,3 +152,15 @@ def test_every_head_beats_the_keyword_baseline_on_its_test_split():
         lexicon = f1_score(truth, baseline.predict(head, [examples[i].text for i in rows]), average="macro")
         print(f"{head:16s} model {model:.3f} baseline {lexicon:.3f} (n={len(rows)})")
         assert model > lexicon, head
+
+
+def test_call_outcome_beats_the_keyword_baseline_on_held_out_conversations(scorer):
+    from scorer.train import _keyword_outcome
+
+    held_out = [c for c in corpus.conversations() if c["test"]]
+    truth = [c["outcome"] for c in held_out]
+    model = [scorer.score_conversation(c).outcome.status for c in held_out]
+    keywords = [_keyword_outcome(c) for c in held_out]
+    ours, theirs = f1_score(truth, model, average="macro"), f1_score(truth, keywords, average="macro")
+    print(f"held-out call outcome macro-F1 {ours:.3f}, keyword baseline {theirs:.3f}")
+    assert ours > theirs + 0.15 and ours > 0.6

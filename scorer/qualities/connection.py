@@ -49,7 +49,8 @@ def features(call: CallFacts) -> list[Feature]:
                              [moment(conv, agent[k]) for k in np.argsort(polite)[:TOP_MOMENTS]]))
         dismissive = s.p("dismissive", "1")[agent]
         worst = np.argsort(-dismissive)[:2]
-        feats.append(Feature("dismissiveness", float(np.sort(dismissive)[-2:].mean()),
+        # the worst moment: one brush-off is felt however polite the rest of a long call was
+        feats.append(Feature("dismissiveness", float(dismissive.max()),
                              "agent stayed engaged with the problem", "agent brushed the customer off",
                              [moment(conv, agent[k]) for k in worst if dismissive[k] >= 0.3]))
     else:
