@@ -21,6 +21,9 @@ DEVICES = ("auto", "cpu", "cuda")
 # Greedy decoding: on a 2-core CPU beam 5 is about twice as slow for little gain on clear call
 # audio; Whisper still falls back to sampling at higher temperatures when greedy output looks bad.
 BEAM_SIZE = 1
+# One sample per fallback temperature, as openai-whisper's transcribe() does by default; faster-whisper's
+# default of 5 made each fallback window cost about 2 s more on this CPU.
+BEST_OF = 1
 SEED = 0
 # silero's default threshold (0.5) misses much band-limited 8 kHz telephone speech; 0.35 keeps it
 # while hold music and line noise still fall below (tests/test_transcribe.py checks both).
@@ -111,7 +114,7 @@ def _load_faster_whisper(model, device, compute_type, language):
         ctranslate2.set_random_seed(SEED)
         # The VAD model is faster-whisper's bundled onnx file: nothing is downloaded.
         pieces, info = whisper.transcribe(
-            samples, language=language, beam_size=BEAM_SIZE, word_timestamps=True,
+            samples, language=language, beam_size=BEAM_SIZE, best_of=BEST_OF, word_timestamps=True,
             condition_on_previous_text=False, vad_filter=True, vad_parameters=VAD,
         )
         segments = []
