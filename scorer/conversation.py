@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 AGENT = "AGENT"
 CUSTOMER = "CUSTOMER"
 PARTIES = (AGENT, CUSTOMER)
+# What platforms and dialogue data sets call the two parties.
+SPEAKER_NAMES = {
+    **dict.fromkeys(("AGENT", "REP", "REPRESENTATIVE", "OPERATOR", "SUPPORT", "ASSISTANT", "SYSTEM", "HOST"), AGENT),
+    **dict.fromkeys(("CUSTOMER", "CALLER", "CLIENT", "USER", "GUEST"), CUSTOMER),
+}
 
 # A pause longer than this inside one party's speech starts a new turn, even if nobody else spoke.
 TURN_GAP_MS = 2000
@@ -87,8 +92,8 @@ def from_dict(data: dict) -> Conversation:
     turns = []
     clock = 0
     for i, raw in enumerate(data.get("turns") or []):
-        speaker = str(raw.get("speaker", "")).upper()
-        if speaker not in PARTIES:
+        speaker = SPEAKER_NAMES.get(str(raw.get("speaker", "")).strip().upper())
+        if speaker is None:
             raise ValueError(f"turn {i}: speaker must be AGENT or CUSTOMER, got {raw.get('speaker')!r}")
         text = str(raw.get("text", "")).strip()
         begin = raw.get("begin_ms")

@@ -208,3 +208,9 @@ def test_real_call_decodes_at_telephone_encodings(scorer, call40, tmp_path, subt
     result = scorer.score_file(path)
     assert result.call.sample_rate == rate and result.turns
     assert result.turns[0].speaker == AGENT
+
+
+def test_text_conversation_accepts_the_usual_speaker_names(scorer):
+    data = {"turns": [{"speaker": "system", "text": "Hello, how can I help?"},
+                      {"speaker": "User", "text": "I need to change my flight."}]}
+    assert [t.speaker for t in scorer.score_conversation(data).turns] == [AGENT, CUSTOMER]

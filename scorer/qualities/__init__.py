@@ -30,7 +30,8 @@ class Feature:
     value: float | None  # None: not measurable on this call
     raises: str  # reason shown when it raised the score
     lowers: str  # reason shown when it lowered the score
-    moments: list[Moment] = field(default_factory=list)
+    moments: list[Moment] = field(default_factory=list)  # shown when it raised the score
+    lowering_moments: list[Moment] | None = None  # shown when it lowered it; None: the same moments
 
 
 @dataclass
@@ -103,7 +104,8 @@ def score_quality(model: QualityModel, features: list[Feature], max_evidence: in
         effect = score - 100 * sigmoid(logit - contribution)
         if f.value is None or abs(effect) < 0.5:
             continue
-        evidence.append(Evidence(f.raises if effect > 0 else f.lowers, round(effect, 1), f.name, round(f.value, 3), f.moments))
+        moments = f.moments if effect > 0 or f.lowering_moments is None else f.lowering_moments
+        evidence.append(Evidence(f.raises if effect > 0 else f.lowers, round(effect, 1), f.name, round(f.value, 3), moments))
     evidence.sort(key=lambda e: abs(e.effect), reverse=True)
     return QualityScore(round(score, 1), confidence(model, features, logit), evidence[:max_evidence], values)
 

@@ -33,26 +33,29 @@ def features(call: CallFacts) -> list[Feature]:
         upset = [moment(conv, i) for (i, _), w in zip(replies, weight) if w > 1][:TOP_MOMENTS]
         feats.append(Feature("acknowledgement", value, "agent acknowledged the customer's feelings and situation",
                              "agent rarely acknowledged the customer's feelings, even when they were upset",
-                             shown or upset))
+                             shown, upset))
         # Active listening: replies that take up what the customer just said.
         similarity = np.array([float(s.embeddings[i] @ s.embeddings[r]) for i, r in replies])
         order = np.argsort(-similarity)[:TOP_MOMENTS]
         feats.append(Feature("builds_on_customer", float(similarity.mean()),
                              "agent's replies built on what the customer said",
                              "agent's replies did not pick up what the customer said",
-                             [moment(conv, replies[k][1]) for k in order]))
+                             [moment(conv, replies[k][1]) for k in order],
+                             [moment(conv, replies[k][1]) for k in np.argsort(similarity)[:TOP_MOMENTS]]))
     feats.append(_agent_mean(call, agent, "personalisation", "1", "personalisation",
                              "agent used the customer's name and details", "agent never personalised the conversation"))
     if agent:
         polite = s.p("politeness", "polite")[agent] - s.p("politeness", "rude")[agent]
+        order = np.argsort(polite)
         feats.append(Feature("politeness", float(polite.mean()), "agent was courteous throughout", "agent was curt or rude",
-                             [moment(conv, agent[k]) for k in np.argsort(polite)[:TOP_MOMENTS]]))
+                             [moment(conv, agent[k]) for k in order[::-1][:TOP_MOMENTS]],
+                             [moment(conv, agent[k]) for k in order[:TOP_MOMENTS]]))
         dismissive = s.p("dismissive", "1")[agent]
         worst = np.argsort(-dismissive)[:2]
         # the worst moment: one brush-off is felt however polite the rest of a long call was
         feats.append(Feature("dismissiveness", float(dismissive.max()),
                              "agent stayed engaged with the problem", "agent brushed the customer off",
-                             [moment(conv, agent[k]) for k in worst if dismissive[k] >= 0.3]))
+                             [], [moment(conv, agent[k]) for k in worst if dismissive[k] >= 0.3]))
     else:
         feats += [Feature(n, None, "", "") for n in ("politeness", "dismissiveness")]
 
@@ -88,4 +91,4 @@ def _agent_mean(call: CallFacts, agent: list[int], head: str, cls: str, name: st
         return Feature(name, None, raises, lowers)
     p = call.signals.p(head, cls)[agent]
     return Feature(name, float(p.mean()), raises, lowers,
-                   [moment(call.conversation, agent[k]) for k in np.argsort(-p)[:TOP_MOMENTS] if p[k] >= 0.5])
+                   [moment(call.conversation, agent[k]) for k in np.argsort(-p)[:TOP_MOMENTS] if p[k] >= 0.5], [])

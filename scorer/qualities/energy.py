@@ -24,8 +24,9 @@ def features(call: CallFacts) -> list[Feature]:
 
     voice = (ch.voice or {}).get(AGENT)
     pitch_var = voice.pitch_std_st if voice else None
+    by_variation = _by_pitch_variation(call)
     feats.append(Feature("agent_pitch_variation", pitch_var, "agent's voice was lively and varied in pitch",
-                         "agent's voice was flat and monotone", _flattest(call, agent) if pitch_var is not None else []))
+                         "agent's voice was flat and monotone", by_variation[::-1][:TOP_MOMENTS], by_variation[:TOP_MOMENTS]))
     dynamics = voice.dynamic_range_db if voice else None
     feats.append(Feature("agent_loudness_dynamics", dynamics, "agent's loudness varied naturally",
                          "agent spoke at one unvarying level"))
@@ -48,7 +49,7 @@ def features(call: CallFacts) -> list[Feature]:
         if agent:
             p = s.p(head, cls)[agent]
             feats.append(Feature(name, float(p.mean()), raises, lowers,
-                                 [moment(conv, agent[k]) for k in np.argsort(-p)[:TOP_MOMENTS] if p[k] >= 0.5]))
+                                 [moment(conv, agent[k]) for k in np.argsort(-p)[:TOP_MOMENTS] if p[k] >= 0.5], []))
         else:
             feats.append(Feature(name, None, raises, lowers))
 
@@ -71,7 +72,8 @@ def features(call: CallFacts) -> list[Feature]:
     return feats
 
 
-def _flattest(call: CallFacts, agent: list[int]):
+def _by_pitch_variation(call: CallFacts):
+    """The agent's turns, flattest first."""
     measured = [t for t in call.characteristics.turns if t.speaker == AGENT and t.pitch_std_st is not None]
     measured.sort(key=lambda t: t.pitch_std_st)
-    return [moment(call.conversation, t.index) for t in measured[:TOP_MOMENTS]]
+    return [moment(call.conversation, t.index) for t in measured]

@@ -14,6 +14,8 @@ from . import CallFacts, Feature
 
 # How much later customer turns count: the last turn weighs END_WEIGHT times the first.
 END_WEIGHT = 4.0
+# Thanks usually comes a turn or two before the goodbyes.
+CLOSING_TURNS = 3
 OUTCOME_VALUE = {"resolved": 1.0, "deferred": -0.3, "transferred": -0.5, "unresolved": -1.0}
 
 
@@ -24,13 +26,16 @@ def features(call: CallFacts) -> list[Feature]:
     if customer:
         mood = s.p("sentiment", "positive")[customer] - s.p("sentiment", "negative")[customer]
         weights = END_WEIGHT ** np.linspace(0, 1, len(customer))
-        feats.append(Feature("customer_sentiment", float((weights * mood).sum() / weights.sum()),
+        # the turns that pulled the weighted mood up, or down, the most
+        pull = weights * mood
+        feats.append(Feature("customer_sentiment", float(pull.sum() / weights.sum()),
                              "the customer sounded positive, especially towards the end",
                              "the customer sounded negative, especially towards the end",
-                             [moment(conv, customer[k]) for k in sorted({len(customer) - 1, int(np.argmin(mood))})]))
+                             [moment(conv, customer[k]) for k in np.argsort(-pull)[:2] if pull[k] > 0],
+                             [moment(conv, customer[k]) for k in np.argsort(pull)[:2] if pull[k] < 0]))
         feats.append(Feature("worst_moment", float(mood.min()), "the customer was never seriously upset",
                              "the customer was upset at one point", [moment(conv, customer[int(np.argmin(mood))])]))
-        closing = customer[-2:]
+        closing = customer[-CLOSING_TURNS:]
         thanks = s.p("gratitude", "1")[closing]
         feats.append(Feature("closing_gratitude", float(thanks.max()), "the customer thanked the agent at the close",
                              "the customer did not thank the agent at the close",
