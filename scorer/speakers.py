@@ -23,6 +23,8 @@ FRAME_MS = 10  # resemblyzer's mel hop: one label per 10 ms frame
 WINDOW_MS = 1500  # long enough for a stable voice embedding, short enough to sit in one turn
 HOP_MS = 500
 MIN_WINDOW_MS = 400  # speech regions shorter than this get no embedding of their own
+EMBED_BATCH = 512
+MAX_CLUSTERED_WINDOWS = 4000  # about 33 minutes of speech; Ward's memory grows with the square
 MIN_RUN_MS = 500  # label flips shorter than this are smoothed away
 
 # Cosine similarity of the two cluster centroids above which they are taken to be one voice.
@@ -112,17 +114,20 @@ def _embed(samples: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
 
     encoder = _voice_encoder()
     mel = wav_to_mel_spectrogram(normalize_volume(samples, -30, increase_only=True))
-    chunks = [torch.from_numpy(mel[b // FRAME_MS : e // FRAME_MS]) for b, e in windows]
-    lengths = torch.tensor([len(c) for c in chunks])
-    # packing lets windows of different lengths share one pass; the final hidden state of each
-    # sequence is then taken at its own last frame
-    packed = torch.nn.utils.rnn.pack_padded_sequence(
-        torch.nn.utils.rnn.pad_sequence(chunks, batch_first=True), lengths, batch_first=True, enforce_sorted=False
-    )
-    with torch.no_grad():
-        _, (hidden, _) = encoder.lstm(packed)
-        raw = encoder.relu(encoder.linear(hidden[-1]))
-    raw = raw.numpy()
+    outputs = []
+    # batches bound the LSTM's memory on long calls (a two-hour call has ~14,000 windows)
+    for first in range(0, len(windows), EMBED_BATCH):
+        chunks = [torch.from_numpy(mel[b // FRAME_MS : e // FRAME_MS]) for b, e in windows[first:first + EMBED_BATCH]]
+        lengths = torch.tensor([len(c) for c in chunks])
+        # packing lets windows of different lengths share one pass; the final hidden state of each
+        # sequence is then taken at its own last frame
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            torch.nn.utils.rnn.pad_sequence(chunks, batch_first=True), lengths, batch_first=True, enforce_sorted=False
+        )
+        with torch.no_grad():
+            _, (hidden, _) = encoder.lstm(packed)
+            outputs.append(encoder.relu(encoder.linear(hidden[-1])).numpy())
+    raw = np.concatenate(outputs)
     return raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9)
 
 
@@ -135,7 +140,14 @@ def _cluster(embeddings: np.ndarray, num_speakers: int) -> np.ndarray:
     k = min(num_speakers, len(embeddings))
     if k < 2:
         return np.zeros(len(embeddings), dtype=int)
-    labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(embeddings)
+    if len(embeddings) > MAX_CLUSTERED_WINDOWS:
+        # Ward needs memory quadratic in the windows: cluster an even sample, then give every
+        # window its nearest centroid
+        sample = embeddings[np.linspace(0, len(embeddings) - 1, MAX_CLUSTERED_WINDOWS).astype(int)]
+        sample_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(sample)
+        labels = (embeddings @ _centroids(sample, sample_labels, k).T).argmax(axis=1)
+    else:
+        labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(embeddings)
     if k == 2:
         a, b = _centroids(embeddings, labels, 2)
         if float(a @ b) > SAME_SPEAKER_SIMILARITY:
@@ -152,10 +164,14 @@ def _frame_labels(regions, windows, labels, n_frames: int) -> np.ndarray:
     """Label each speech frame with the window whose centre is nearest (-1 outside speech)."""
     frames = np.full(n_frames, -1, dtype=int)
     centres = np.array([(b + e) / 2 for b, e in windows])
+    order = np.argsort(centres)
+    centres, labels = centres[order], np.asarray(labels)[order]
     for begin, end in regions:
         idx = np.arange(begin // FRAME_MS, min(end // FRAME_MS, n_frames))
         times = idx * FRAME_MS + FRAME_MS / 2
-        nearest = np.abs(times[:, None] - centres[None, :]).argmin(axis=1)
+        right = np.clip(np.searchsorted(centres, times), 1, len(centres) - 1) if len(centres) > 1 else np.zeros(len(times), int)
+        left = np.maximum(right - 1, 0)
+        nearest = np.where(np.abs(times - centres[left]) <= np.abs(times - centres[right]), left, right)
         frames[idx] = labels[nearest]
     return frames
 
