@@ -47,9 +47,6 @@ class Conversation:
     turns: list[Turn]
     duration_ms: int
 
-    def by(self, speaker: str) -> list[Turn]:
-        return [t for t in self.turns if t.speaker == speaker]
-
 
 def join_words(words: list[Word]) -> str:
     """Whisper words carry their own leading space; strip the ends only."""

@@ -135,9 +135,6 @@ class Scorer:
         speakers = Speakers("given", None, 1.0, ["speakers given in the input"])
         return self._score(conversation, None, info, speakers, {}, skipped, call_id or data.get("id"))
 
-    def score_conversations(self, items: list[dict]) -> list[CallResult]:
-        return [self.score_conversation(item) for item in items]
-
     # --- shared --------------------------------------------------------------------------------
 
     def _score(self, conversation, party_audio, info, speakers, models, skipped, call_id) -> CallResult:

@@ -206,7 +206,7 @@ def model_card(heads: list[HeadReport], outcome: dict, report: dict, seconds: fl
         "in the last third of the call) and how the customer closes (gratitude, sentiment), fitted on the corpus",
         "conversations. Baseline: the last outcome a keyword list finds in the call.",
         "",
-        f"| train | test | CV macro-F1 | test macro-F1 | test accuracy | keyword baseline test macro-F1 |",
+        "| train | test | CV macro-F1 | test macro-F1 | test accuracy | keyword baseline test macro-F1 |",
         "|---|---|---|---|---|---|",
         f"| {outcome['train']} | {outcome['test']} | {outcome['cv_macro_f1']} | {outcome['test_macro_f1']} | "
         f"{outcome['test_accuracy']} | {outcome['keyword_baseline_test_macro_f1']} |",

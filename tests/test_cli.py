@@ -5,9 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
 
 HOSTSCORE = [sys.executable, "-m", "scorer.cli"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}

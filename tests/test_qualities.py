@@ -1,6 +1,5 @@
 """The hosting qualities move the way their definitions say, on held-out and purpose-made calls."""
 
-import numpy as np
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 

@@ -17,8 +17,15 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..evidence import Evidence, Moment
+
+if TYPE_CHECKING:  # type names for CallFacts only
+    from ..characteristics import Characteristics
+    from ..conversation import Conversation
+    from ..heads import TurnSignals
+    from ..outcome import Outcome
 
 QUALITIES = ("connection", "energy", "satisfaction")
 PROFILE_PATH = Path(__file__).resolve().parents[1] / "data" / "profile.json"
@@ -128,10 +135,10 @@ class CallFacts:
     """Everything a quality reads: the turns, what the heads said about each, the measured
     characteristics, and the outcome."""
 
-    conversation: "Conversation"
-    signals: "TurnSignals"
-    characteristics: "Characteristics"
-    outcome: "Outcome"
+    conversation: Conversation
+    signals: TurnSignals
+    characteristics: Characteristics
+    outcome: Outcome
 
     def indices(self, speaker: str) -> list[int]:
         return [i for i, t in enumerate(self.conversation.turns) if t.speaker == speaker]
@@ -143,9 +150,3 @@ class CallFacts:
         """The agent turn answering customer turn ``i``: the next turn, if the agent's."""
         turns = self.conversation.turns
         return i + 1 if i + 1 < len(turns) and turns[i + 1].speaker != turns[i].speaker else None
-
-
-from ..characteristics import Characteristics  # noqa: E402  (type names for CallFacts)
-from ..conversation import Conversation  # noqa: E402
-from ..heads import TurnSignals  # noqa: E402
-from ..outcome import Outcome  # noqa: E402
