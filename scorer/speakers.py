@@ -24,6 +24,7 @@ WINDOW_MS = 1500  # long enough for a stable voice embedding, short enough to si
 HOP_MS = 500
 MIN_WINDOW_MS = 400  # speech regions shorter than this get no embedding of their own
 EMBED_BATCH = 512
+MIN_SPEAKER_WINDOWS = 5  # about 3 s of speech: less is not a second party worth a voice of its own
 MAX_CLUSTERED_WINDOWS = 4000  # about 33 minutes of speech; Ward's memory grows with the square
 MIN_RUN_MS = 500  # label flips shorter than this are smoothed away
 
@@ -150,7 +151,9 @@ def _cluster(embeddings: np.ndarray, num_speakers: int) -> np.ndarray:
         labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(embeddings)
     if k == 2:
         a, b = _centroids(embeddings, labels, 2)
-        if float(a @ b) > SAME_SPEAKER_SIMILARITY:
+        # one voice: two near-identical centroids, or a "second speaker" of a few windows (a short
+        # clip of one person splits on intonation alone)
+        if float(a @ b) > SAME_SPEAKER_SIMILARITY or np.bincount(labels, minlength=2).min() < MIN_SPEAKER_WINDOWS:
             return np.zeros(len(embeddings), dtype=int)
     return labels
 

@@ -163,3 +163,18 @@ def test_call_outcome_beats_the_keyword_baseline_on_held_out_conversations(score
     ours, theirs = f1_score(truth, model, average="macro"), f1_score(truth, keywords, average="macro")
     print(f"held-out call outcome macro-F1 {ours:.3f}, keyword baseline {theirs:.3f}")
     assert ours > theirs + 0.15 and ours > 0.6
+
+
+def test_one_voice_clip_is_one_speaker_and_a_stronger_delivery_scores_more_energy(scorer, tmp_path):
+    """Acted speech: one speaker, the same words at two intensities (louder and quicker)."""
+    import soundfile as sf
+
+    energy = {}
+    for name, gain, speed in (("normal", -6.0, 1.1), ("strong", 3.0, 0.9)):
+        path = tmp_path / f"{name}.wav"
+        sf.write(path, synth.synthesize("Kids are talking by the door. I can't believe it!", "joe",
+                                        length_scale=speed, gain_db=gain), 16000)
+        result = scorer.score_file(path)
+        assert {t.speaker for t in result.turns} == {A} and "speakers" in result.skipped
+        energy[name] = result.scores["energy"].score
+    assert energy["strong"] > energy["normal"]

@@ -14,6 +14,7 @@ from ..evidence import moment, span
 from . import CallFacts, Feature
 
 COMFORTABLE_WPM = (130.0, 175.0)
+MIN_PACE_WORDS = 30  # a pace from a sentence or two is timestamp noise
 TOP_MOMENTS = 3
 
 
@@ -34,7 +35,7 @@ def features(call: CallFacts) -> list[Feature]:
     feats.append(Feature("agent_loudness", level, "agent spoke out clearly", "agent's voice was quiet and subdued"))
 
     talk = ch.talk.get(AGENT)
-    if call.measured("talk_speed") and talk and talk.wpm:
+    if call.measured("talk_speed") and talk and talk.wpm and talk.words >= MIN_PACE_WORDS:
         low, high = COMFORTABLE_WPM
         off_band = max(low - talk.wpm, talk.wpm - high, 0.0)
         feats.append(Feature("agent_pace_off_band", off_band, f"agent spoke at a comfortable pace ({talk.wpm:.0f} wpm)",
