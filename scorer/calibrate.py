@@ -21,7 +21,7 @@ from sklearn.model_selection import KFold
 from .qualities import QUALITIES, Profile, QualityModel
 
 SEED = 0
-PRIOR_CALLS = 20  # how many labelled calls the hand-set definition is worth when fitting
+PRIOR_CALLS = 60  # how many labelled calls the hand-set definition is worth when fitting
 # name: (weight, centre, scale). The sign is the definition; the size is the prior.
 DEFAULTS: dict[str, dict[str, tuple[float, float, float]]] = {
     "connection": {

@@ -214,7 +214,7 @@ def model_card(heads: list[HeadReport], outcome: dict, report: dict, seconds: fl
         "## Call-level qualities",
         "Each quality is a sign-constrained linear model over named call features (see docs/qualities.md),",
         "fitted to the corpus conversations' 1-5 ratings on the train side by ridge regression shrunk towards the",
-        "hand-set definition (worth 20 calls). Agreement: Spearman and the AUC of telling the lowest third of the",
+        "hand-set definition (worth 60 calls). Agreement: Spearman and the AUC of telling the lowest third of the",
         "rating scale from the highest third. Baseline: mean VADER compound of the conversation's turns. Features",
         "that text conversations cannot measure (pitch, loudness, pace, dead air, interruptions, latency) keep",
         "their hand-set weights: no labelled audio exists to fit them.",
