@@ -17,7 +17,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE
 from .conversation import Turn, Word
-from .transcribe import VAD
+from .vad import speech_regions
 
 FRAME_MS = 10  # resemblyzer's mel hop: one label per 10 ms frame
 WINDOW_MS = 1500  # long enough for a stable voice embedding, short enough to sit in one turn
@@ -47,13 +47,6 @@ class SpeakerSegment:
 
 
 @lru_cache(maxsize=1)
-def _vad_model():
-    from silero_vad import load_silero_vad
-
-    return load_silero_vad()
-
-
-@lru_cache(maxsize=1)
 def _voice_encoder():
     with warnings.catch_warnings():  # resemblyzer's webrtcvad imports the deprecated pkg_resources
         warnings.simplefilter("ignore", UserWarning)
@@ -61,16 +54,6 @@ def _voice_encoder():
 
     # The CPU even with a GPU present: the LSTM is small (about 3 s for a 4-minute call here).
     return VoiceEncoder("cpu", verbose=False)
-
-
-def speech_regions(samples: np.ndarray) -> list[tuple[int, int]]:
-    """Speech as (begin_ms, end_ms) pairs, from silero-vad."""
-    import torch
-    from silero_vad import get_speech_timestamps
-
-    stamps = get_speech_timestamps(torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)),
-                                   _vad_model(), sampling_rate=SAMPLE_RATE, threshold=VAD["threshold"])
-    return [(s["start"] * 1000 // SAMPLE_RATE, s["end"] * 1000 // SAMPLE_RATE) for s in stamps]
 
 
 def diarize(samples: np.ndarray, num_speakers: int = 2) -> list[SpeakerSegment]:

@@ -14,6 +14,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE
 from .conversation import Word
+from .vad import THRESHOLD, speech_samples
 from .whisper_models import ct2_model_dir, load_openai_model
 
 ENGINES = ("faster-whisper", "openai-whisper")
@@ -25,9 +26,8 @@ BEAM_SIZE = 1
 # default of 5 made each fallback window cost about 2 s more on this CPU.
 BEST_OF = 1
 SEED = 0
-# silero's default threshold (0.5) misses much band-limited 8 kHz telephone speech; 0.35 keeps it
-# while hold music and line noise still fall below (tests/test_transcribe.py checks both).
-VAD = {"threshold": 0.35, "min_silence_duration_ms": 2000, "speech_pad_ms": 400}
+# Whisper gets speech in long stretches: pauses under 2 s stay in, with 0.4 s of context each side.
+VAD = {"threshold": THRESHOLD, "min_silence_duration_ms": 2000, "speech_pad_ms": 400}
 # A segment Whisper itself rates as probably not speech is dropped, whatever text it produced.
 NO_SPEECH_PROB = 0.9
 # openai-whisper gets speech in pieces of about one 30 s window, so progress can be reported.
@@ -130,7 +130,6 @@ def _load_faster_whisper(model, device, compute_type, language):
 
 def _load_openai_whisper(model, device, compute_type, language):
     import torch
-    from silero_vad import get_speech_timestamps, load_silero_vad
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -140,13 +139,12 @@ def _load_openai_whisper(model, device, compute_type, language):
     if device == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)
     whisper = load_openai_model(model, device)
-    vad = load_silero_vad()
 
     def run(samples, progress):
         torch.manual_seed(SEED)  # the temperature fallback samples; same call, same words
-        speech = get_speech_timestamps(torch.from_numpy(samples), vad, sampling_rate=SAMPLE_RATE, **VAD)
+        speech = speech_samples(samples, VAD["min_silence_duration_ms"], VAD["speech_pad_ms"])
         segments, detected = [], language
-        for chunk in _chunks([(r["start"], r["end"]) for r in speech]):
+        for chunk in _chunks(speech):
             # Only speech is decoded, joined up; times are mapped back to the call's timeline.
             result = whisper.transcribe(
                 np.concatenate([samples[a:b] for a, b in chunk]), language=detected, beam_size=None,
