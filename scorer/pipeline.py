@@ -140,14 +140,12 @@ class Scorer:
     def _score(self, conversation, party_audio, info, speakers, models, skipped, call_id) -> CallResult:
         models = {**models, "encoder": ENCODER_NAME, "heads": str(turn_heads.HEADS_PATH.name),
                   "profile": f"{self.profile.name} v{self.profile.version}"}
-        if not conversation.turns:
-            skipped.setdefault("speech", "no speech found in the recording")
-            reason = skipped["speech"]
-            skipped.update({q: f"not scored: {reason}" for q in QUALITIES})
-            characteristics = measure(conversation, party_audio, self.silence_threshold_ms)
-            return CallResult(info, speakers, [], [], characteristics, {q: None for q in QUALITIES}, None, models, skipped, call_id)
         with self._stage("characteristics"):
             characteristics = measure(conversation, party_audio, self.silence_threshold_ms)
+        if not conversation.turns:
+            skipped.setdefault("speech", "no speech found in the recording")
+            skipped.update({q: f"not scored: {skipped['speech']}" for q in QUALITIES})
+            return CallResult(info, speakers, [], [], characteristics, {q: None for q in QUALITIES}, None, models, skipped, call_id)
         if "timestamps" in skipped:
             characteristics.skipped.update({k: skipped["timestamps"] for k in ("talk_speed", "silences", "interruptions", "latency")})
         characteristics.skipped.update({k: v for k, v in skipped.items() if k.startswith("channel.")})
