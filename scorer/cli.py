@@ -33,6 +33,8 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("--agent-channel", default="left", choices=["left", "right"], help="stereo: which channel is the agent")
             cmd.add_argument("--silence-ms", type=int, default=5000, help="report silences at least this long")
         cmd.add_argument("--profile", default=os.environ.get("HOSTSCORE_PROFILE"), help="scoring profile JSON (from `hostscore calibrate`)")
+        cmd.add_argument("--models-dir", type=Path, default=os.environ.get("HOSTSCORE_MODELS_DIR"),
+                         help="heads, outcome model and profile from `hostscore train --out` (default: the shipped ones)")
 
     cmd = sub.add_parser("score", help="score one recorded call")
     cmd.add_argument("audio", type=Path)
@@ -53,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
     cmd.set_defaults(run=score_transcript)
 
     cmd = sub.add_parser("train", help="rebuild the turn heads and scoring profile from scratch; writes the model card")
+    cmd.add_argument("--out", type=Path, required=True,
+                     help="folder for heads.json, outcome.json, profile.json and MODEL_CARD.md (use with --models-dir)")
     cmd.add_argument("--emorynlp", type=Path, help="EmoryNLP folder (default: ../shared/data/text/emorynlp)")
     cmd.set_defaults(run=train)
 
@@ -74,9 +78,9 @@ def _scorer(args, audio=True):
     from .pipeline import Scorer
 
     if not audio:
-        return Scorer(profile=args.profile)
+        return Scorer(profile=args.profile, models_dir=args.models_dir)
     return Scorer(engine=args.engine, model=args.model, device=args.device, agent_channel=args.agent_channel,
-                  profile=args.profile, silence_threshold_ms=args.silence_ms)
+                  profile=args.profile, silence_threshold_ms=args.silence_ms, models_dir=args.models_dir)
 
 
 def _progress_bar(total_s: float, label: str):
@@ -183,14 +187,14 @@ def _line_id(line: str, n: int) -> str:
 
 
 def train(args) -> int:
-    from .train import train as run
+    from .training.train import train as run
 
-    run(args.emorynlp)
+    run(args.out, args.emorynlp)
     return 0
 
 
 def calibrate(args) -> int:
-    from .calibrate import calibrate as run
+    from .training.calibrate import calibrate as run
     from .qualities import load_profile
 
     report = run(args.labels, args.results, load_profile(args.profile), args.out, args.quality)
@@ -199,7 +203,7 @@ def calibrate(args) -> int:
 
 
 def evaluate(args) -> int:
-    from .calibrate import evaluate as run
+    from .training.calibrate import evaluate as run
 
     print(json.dumps(run(args.labels, args.results, args.quality), indent=2))
     return 0

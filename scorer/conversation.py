@@ -46,6 +46,9 @@ class Turn:
 class Conversation:
     turns: list[Turn]
     duration_ms: int
+    # False for text given without begin_ms/end_ms: turn times are then only an order, and every
+    # time-based measure is skipped rather than invented.
+    timed: bool = True
 
 
 def join_words(words: list[Word]) -> str:
@@ -106,7 +109,7 @@ def from_dict(data: dict) -> Conversation:
         turns.append(Turn(speaker=speaker, begin_ms=begin, end_ms=end, text=text))
     if not turns:
         raise ValueError("conversation has no turns")
-    return Conversation(turns=turns, duration_ms=max(t.end_ms for t in turns))
+    return Conversation(turns=turns, duration_ms=max(t.end_ms for t in turns), timed=has_times(data))
 
 
 def has_times(data: dict) -> bool:

@@ -11,7 +11,7 @@ import numpy as np
 from .characteristics import Characteristics
 from .conversation import AGENT, CUSTOMER, Conversation
 from .evidence import Moment, moment, span
-from .heads import HEADS, TurnSignals, load_heads
+from .heads import HEADS, Head, TurnSignals
 
 STATUSES = ("resolved", "deferred", "transferred", "unresolved")
 OUTCOME_MODEL_PATH = Path(__file__).parent / "data" / "outcome.json"
@@ -60,10 +60,10 @@ def call_outcome_features(conversation: Conversation, signals: TurnSignals) -> n
     return np.array(row, dtype=np.float32)
 
 
-def decide(conversation: Conversation, signals: TurnSignals, characteristics: Characteristics | None) -> Outcome:
-    """The call's outcome from the trained call-level classifier over the turn heads; the
-    evidence is the turns that stated it (for unresolved, how the customer left)."""
-    model = load_heads(OUTCOME_MODEL_PATH)["call_outcome"]
+def decide(conversation: Conversation, signals: TurnSignals, characteristics: Characteristics | None,
+           model: Head) -> Outcome:
+    """The call's outcome from the trained call-level classifier (``model``, from OUTCOME_MODEL_PATH)
+    over the turn heads; the evidence is the turns that stated it (for unresolved, how the customer left)."""
     p = model.predict_proba(call_outcome_features(conversation, signals)[None, :])[0]
     status = model.classes[int(np.argmax(p))]
     stated = {c: [i for i in range(len(conversation.turns)) if signals.label("outcome", i) == c

@@ -13,8 +13,8 @@ from . import heads as turn_heads
 from .audio import SAMPLE_RATE, Audio, is_silent, load_audio
 from .characteristics import measure
 from .conversation import AGENT, CUSTOMER, Conversation, Turn, build_turns, from_dict, has_times
-from .outcome import decide
-from .qualities import QUALITIES, CallFacts, Profile, load_profile, score_quality
+from .outcome import OUTCOME_MODEL_PATH, decide
+from .qualities import PROFILE_PATH, QUALITIES, CallFacts, Profile, load_profile, score_quality
 from .qualities import connection, energy, satisfaction
 from .result import CallInfo, CallResult, Speakers
 from .speakers import diarize, identify_agent, label_words
@@ -29,11 +29,19 @@ DUPLICATE_CHANNEL_CORRELATION = 0.98
 class Scorer:
     def __init__(self, engine: str = "faster-whisper", model: str = "tiny.en", device: str = "auto",
                  agent_channel: str = "left", profile: Profile | str | Path | None = None,
-                 silence_threshold_ms: int = 5000, max_duration_s: float | None = None):
+                 silence_threshold_ms: int = 5000, max_duration_s: float | None = None,
+                 models_dir: str | Path | None = None):
+        """``models_dir`` holds heads.json, outcome.json and profile.json from ``hostscore train --out``;
+        by default the ones shipped in the package."""
         if agent_channel not in ("left", "right"):
             raise ValueError("agent_channel must be 'left' or 'right'")
         self.engine, self.model, self.device = engine, model, device
         self.agent_channel = agent_channel
+        models = Path(models_dir) if models_dir else None
+        self.heads = turn_heads.load_heads(models / turn_heads.HEADS_PATH.name if models else turn_heads.HEADS_PATH)
+        self.outcome_model = turn_heads.load_heads(models / OUTCOME_MODEL_PATH.name if models else OUTCOME_MODEL_PATH)["call_outcome"]
+        if profile is None and models:
+            profile = models / PROFILE_PATH.name
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         self.silence_threshold_ms = silence_threshold_ms
         self.max_duration_s = max_duration_s
@@ -151,9 +159,9 @@ class Scorer:
         characteristics.skipped.update({k: v for k, v in skipped.items() if k.startswith("channel.")})
         texts = [t.text for t in conversation.turns]
         with self._stage("turn_heads"):
-            signals = turn_heads.predict(texts, [t.speaker for t in conversation.turns])
+            signals = turn_heads.predict(texts, [t.speaker for t in conversation.turns], self.heads)
         with self._stage("qualities"):
-            outcome = decide(conversation, signals, characteristics)
+            outcome = decide(conversation, signals, characteristics, self.outcome_model)
             facts = CallFacts(conversation, signals, characteristics, outcome)
             scores = {q: score_quality(self.profile.models[q], QUALITY_FEATURES[q](facts)) for q in QUALITIES}
         return CallResult(info, speakers, conversation.turns, _turn_signals(signals), characteristics, scores,

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from scorer import corpus
-from scorer.calibrate import agreement
-from scorer.train import fit_head
+from scorer.training import corpus
+from scorer.training.calibrate import agreement
+from scorer.training.train import fit_head
 
 
 @pytest.fixture(scope="module")

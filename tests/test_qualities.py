@@ -3,7 +3,8 @@
 import pytest
 from sklearn.metrics import f1_score, roc_auc_score
 
-from scorer import baseline, corpus, heads, synth
+from scorer import heads, synth
+from scorer.training import baseline, corpus
 from scorer.synth import ScriptLine
 
 A, C = "AGENT", "CUSTOMER"
@@ -154,7 +155,7 @@ def test_every_head_beats_the_keyword_baseline_on_its_test_split():
 
 
 def test_call_outcome_beats_the_keyword_baseline_on_held_out_conversations(scorer):
-    from scorer.train import _keyword_outcome
+    from scorer.training.train import _keyword_outcome
 
     held_out = [c for c in corpus.conversations() if c["test"]]
     truth = [c["outcome"] for c in held_out]

@@ -13,13 +13,14 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from . import baseline, corpus
 from .calibrate import agreement, default_profile, fit_profile
-from .encoder import embed
-from .conversation import from_dict
-from .heads import HEADS, HEADS_PATH, Head, features, load_heads, predict, save_heads, vader_scores
-from .outcome import OUTCOME_MODEL_PATH, STATUSES, call_outcome_features
-from .qualities import PROFILE_PATH, QUALITIES, Profile
+from ..encoder import embed
+from ..conversation import AGENT, CUSTOMER, from_dict
+from ..heads import HEADS, HEADS_PATH, Head, features, load_heads, predict, save_heads, vader_scores
+from ..outcome import OUTCOME_MODEL_PATH, STATUSES, call_outcome_features
+from ..qualities import PROFILE_PATH, QUALITIES, Profile
+from ..speakers import PARTY_CLASSES, PARTY_MODEL_PATH, party_logits
 
-CARD_PATH = HEADS_PATH.parent / "MODEL_CARD.md"
+CARD_NAME = "MODEL_CARD.md"
 SEED = 0
 C_GRID = (0.25, 1.0, 4.0)
 
@@ -61,7 +62,7 @@ def fit_head(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...] |
     return Head(name, classes, coef.astype(np.float32), intercept.astype(np.float32)), best_c, best_f1
 
 
-def train_heads(emorynlp_dir: Path | None = None, out: Path = HEADS_PATH, log=print) -> list[HeadReport]:
+def train_heads(out: Path, emorynlp_dir: Path | None = None, log=print) -> list[HeadReport]:
     start = time.time()
     np.random.seed(SEED)
     examples = corpus.utterances() + corpus.emorynlp(emorynlp_dir)
@@ -95,10 +96,10 @@ def train_heads(emorynlp_dir: Path | None = None, out: Path = HEADS_PATH, log=pr
     return reports
 
 
-def train_outcome(out: Path = OUTCOME_MODEL_PATH, log=print) -> dict:
+def train_outcome(out: Path, heads: dict[str, Head], log=print) -> dict:
     """The call-level outcome classifier over the turn heads, on the corpus conversations."""
     conversations = corpus.conversations()
-    x = np.array([call_outcome_features(c, predict([t.text for t in c.turns], [t.speaker for t in c.turns]))
+    x = np.array([call_outcome_features(c, predict([t.text for t in c.turns], [t.speaker for t in c.turns], heads))
                   for c in (from_dict(row) for row in conversations)])
     y = np.array([c["outcome"] for c in conversations])
     train_rows = np.array([not c["test"] for c in conversations])
@@ -121,12 +122,14 @@ def _keyword_outcome(conversation: dict) -> str:
     return {"resolved": "resolved", "deferred": "deferred", "transfer": "transferred"}[found[-1]] if found else "unresolved"
 
 
-def train_profile(out: Path = PROFILE_PATH, log=print) -> tuple[Profile, dict]:
-    """Fit the call-level mapping on the corpus conversations' train side; measure on the test side."""
-    from .pipeline import Scorer
+def train_profile(models_dir: Path, log=print) -> tuple[Profile, dict]:
+    """Fit the call-level mapping on the corpus conversations' train side; measure on the test side.
+    Reads the heads and outcome model just trained into ``models_dir`` and writes the profile there."""
+    from ..pipeline import Scorer
 
+    out = models_dir / PROFILE_PATH.name
     conversations = corpus.conversations()
-    scorer = Scorer(profile=default_profile())
+    scorer = Scorer(profile=default_profile(), models_dir=models_dir)
     results = [scorer.score_conversation(c) for c in conversations]
     features = [{q: r.scores[q].features for q in QUALITIES} for r in results]
     train_idx = [i for i, c in enumerate(conversations) if not c["test"]]
@@ -162,11 +165,49 @@ def _auc(high: list[float], low: list[float]) -> float | None:
     return round(wins / (len(high) * len(low)), 3)
 
 
-def train(emorynlp_dir: Path | None = None, card: Path = CARD_PATH, log=print) -> None:
+def train_party(out: Path, log=print) -> dict:
+    """The party classifier (agent or customer from what a turn says) that decides who is the agent
+    on a mono call: a logistic regression on the turn embedding, fitted on the corpus utterances and
+    conversation turns of the train side. Reported on the test side per turn and per conversation
+    (its turns' mean agent log-odds picks the agent, as ``speakers.identify_agent`` does)."""
+    utterances = corpus.utterances()
+    conversations = corpus.conversations()
+    rows = [(e.text, e.party, e.test) for e in utterances]
+    rows += [(t["text"], t["speaker"], c["test"]) for c in conversations for t in c["turns"]]
+    x = embed([text for text, _, _ in rows])
+    y = np.array([party for _, party, _ in rows])
+    test = np.array([is_test for _, _, is_test in rows])
+    head, c, cv_f1 = fit_head("party", x[~test], y[~test], classes=PARTY_CLASSES)
+    predicted = np.array(head.classes)[head.predict_proba(x[test]).argmax(axis=1)]
+
+    right = 0
+    held_out = [conv for conv in conversations if conv["test"]]
+    for conv in held_out:
+        turns = conv["turns"]
+        logits = party_logits(head, embed([t["text"] for t in turns]))
+        mean = {p: logits[[t["speaker"] == p for t in turns]].mean() for p in PARTY_CLASSES}
+        right += (mean[AGENT] > mean[CUSTOMER])
+    report = {"train": int((~test).sum()), "test": int(test.sum()), "c": c, "cv_macro_f1": round(cv_f1, 3),
+              "test_turn_accuracy": round(float(np.mean(predicted == y[test])), 3),
+              "test_conversations": len(held_out),
+              "test_conversation_accuracy": round(right / max(len(held_out), 1), 3)}
+    save_heads({"party": head}, out, meta={"seed": SEED, "report": report})
+    load_heads.cache_clear()
+    log(f"party            {report}")
+    return report
+
+
+def train(out_dir: Path, emorynlp_dir: Path | None = None, log=print) -> None:
+    """Train every model into ``out_dir`` (heads.json, outcome.json, profile.json, MODEL_CARD.md).
+    ``Scorer(models_dir=out_dir)`` uses them; copy them into scorer/data to ship them."""
     start = time.time()
-    heads = train_heads(emorynlp_dir, log=log)
-    outcome = train_outcome(log=log)
-    profile, report = train_profile(log=log)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    heads = train_heads(out_dir / HEADS_PATH.name, emorynlp_dir, log=log)
+    outcome = train_outcome(out_dir / OUTCOME_MODEL_PATH.name, load_heads(out_dir / HEADS_PATH.name), log=log)
+    train_party(out_dir / PARTY_MODEL_PATH.name, log=log)
+    profile, report = train_profile(out_dir, log=log)
+    card = out_dir / CARD_NAME
     card.write_text(model_card(heads, outcome, report, time.time() - start))
     log(f"model card written to {card} ({time.time() - start:.0f} s in all)")
 

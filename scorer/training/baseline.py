@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .heads import vader_scores
+from ..heads import vader_scores
 
 KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "empathy": {"1": ("sorry to hear", "i understand", "frustrating", "i apologi", "that must", "that sounds", "i can imagine")},

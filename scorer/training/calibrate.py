@@ -18,7 +18,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
-from .qualities import QUALITIES, Profile, QualityModel
+from ..qualities import QUALITIES, Profile, QualityModel
 
 SEED = 0
 PRIOR_CALLS = 60  # how many labelled calls the hand-set definition is worth when fitting

@@ -13,9 +13,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conversation import CUSTOMER
+from ..conversation import CUSTOMER
 
-CORPUS_DIR = Path(__file__).parent / "data" / "corpus"
+CORPUS_DIR = Path(__file__).resolve().parents[1] / "data" / "corpus"
 UTTERANCE_TEST_SHARE = 0.20
 CONVERSATION_TEST_SHARE = 0.25
 
@@ -58,7 +58,7 @@ def utterances(corpus_dir: Path = CORPUS_DIR) -> list[Example]:
 
 
 def shared_data_dir() -> Path:
-    return Path(os.environ.get("HOSTSCORE_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    return Path(os.environ.get("HOSTSCORE_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
 
 
 def emorynlp(directory: Path | None = None) -> list[Example]:
