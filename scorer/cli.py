@@ -6,23 +6,59 @@ import argparse
 import json
 import os
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
-AUDIO_SUFFIXES = {".wav", ".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".wma", ".webm"}
+# Whole milliseconds from a tenth of a second to an hour: shorter is every pause between words.
+SILENCE_MS_RANGE = (100, 3_600_000)
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parser().parse_args(argv)
     try:
+        from .settings import settings
+
+        settings()  # a bad HOSTSCORE_* value is refused before any work
         return args.run(args) or 0
-    except (ValueError, FileNotFoundError) as e:  # AudioError is a ValueError
-        print(f"hostscore: error: {e}", file=sys.stderr)
+    except (ValueError, OSError) as e:  # AudioError, InputError, SettingsError are ValueErrors
+        print(f"hostscore: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except RecursionError:
+        print("hostscore: error: the input is nested too deeply to read", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hostscore: interrupted", file=sys.stderr)
+        return 130
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror and error.filename:  # not "[Errno 2] ..."
+        return f"{error.filename}: {error.strerror.lower()}"
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def silence_ms(text: str) -> int:
+    low, high = SILENCE_MS_RANGE
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of milliseconds, got {text!r}") from None
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be from {low} to {high} milliseconds, got {value}")
+    return value
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake said in one line rather than the whole usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hostscore", description=__doc__)
+    p = Parser(prog="hostscore", description=__doc__)
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     def scoring_options(cmd, audio=True):
@@ -30,11 +66,12 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("--engine", default="faster-whisper", choices=["faster-whisper", "openai-whisper"])
             cmd.add_argument("--model", default="tiny.en", help="tiny.en, base, or a path to your own CTranslate2 Whisper model")
             cmd.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-            cmd.add_argument("--agent-channel", default="left", choices=["left", "right"], help="stereo: which channel is the agent")
-            cmd.add_argument("--silence-ms", type=int, default=5000, help="report silences at least this long")
-        cmd.add_argument("--profile", default=os.environ.get("HOSTSCORE_PROFILE"), help="scoring profile JSON (from `hostscore calibrate`)")
-        cmd.add_argument("--models-dir", type=Path, default=os.environ.get("HOSTSCORE_MODELS_DIR"),
-                         help="heads, outcome model and profile from `hostscore train --out` (default: the shipped ones)")
+            cmd.add_argument("--agent-channel", default="auto", choices=["auto", "left", "right"],
+                             help="stereo: which channel is the agent; auto decides from what each side says (left when unclear)")
+            cmd.add_argument("--silence-ms", type=silence_ms, default=5000, help="report silences at least this long")
+        cmd.add_argument("--profile", type=Path, help="scoring profile JSON (from `hostscore calibrate`; default HOSTSCORE_PROFILE)")
+        cmd.add_argument("--models-dir", type=Path,
+                         help="heads, outcome model and profile from `hostscore train --out` (default HOSTSCORE_MODELS_DIR, else the shipped ones)")
 
     cmd = sub.add_parser("score", help="score one recorded call")
     cmd.add_argument("audio", type=Path)
@@ -69,18 +106,47 @@ def parser() -> argparse.ArgumentParser:
                          help="what a plain 'label' column measures")
         if name == "calibrate":
             cmd.add_argument("--out", type=Path, default=Path("profiles/centre.json"))
-            cmd.add_argument("--profile", default=os.environ.get("HOSTSCORE_PROFILE"), help="profile to start from")
+            cmd.add_argument("--profile", type=Path, help="profile to start from (default HOSTSCORE_PROFILE)")
         cmd.set_defaults(run=fn)
     return p
 
 
 def _scorer(args, audio=True):
     from .pipeline import Scorer
+    from .settings import settings
 
+    models_dir = args.models_dir or settings().models_dir
+    profile = _profile(args.profile) if args.profile or settings().profile or not models_dir else None
     if not audio:
-        return Scorer(profile=args.profile, models_dir=args.models_dir)
+        return Scorer(profile=profile, models_dir=models_dir)
     return Scorer(engine=args.engine, model=args.model, device=args.device, agent_channel=args.agent_channel,
-                  profile=args.profile, silence_threshold_ms=args.silence_ms, models_dir=args.models_dir)
+                  profile=profile, silence_threshold_ms=args.silence_ms, models_dir=models_dir)
+
+
+def _profile(path: Path | None):
+    """The scoring profile at ``path`` (default HOSTSCORE_PROFILE, else the shipped one), checked."""
+    from .qualities import PROFILE_PATH, load_profile
+    from .settings import settings
+
+    path = path or settings().profile
+    if path is not None:
+        from .audio import check_file
+
+        check_file(Path(path))
+    try:
+        return load_profile(path)
+    except FileNotFoundError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as e:
+        name = path or "the shipped scoring profile"
+        if isinstance(e, ValueError) and str(e).startswith(str(path or PROFILE_PATH)):
+            raise  # already names the file and the problem
+        if isinstance(e, json.JSONDecodeError):
+            detail = f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        else:
+            detail = (f"missing {e}; " if isinstance(e, KeyError) else "") + \
+                'expected {"name", "version", "models": {quality: {"bias", "weights", "centres", "scales"}}}'
+        raise ValueError(f"{name}: not a scoring profile from `hostscore calibrate` ({detail})") from None
 
 
 def _progress_bar(total_s: float, label: str):
@@ -109,81 +175,61 @@ def score(args) -> int:
 
 
 def score_dir(args) -> int:
-    if not args.directory.is_dir():
-        raise ValueError(f"{args.directory} is not a folder")
-    files = sorted(p for p in args.directory.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-    done = _done_ids(args.out)
-    todo = [p for p in files if str(p.relative_to(args.directory)) not in done]
-    print(f"{len(files)} recordings, {len(files) - len(todo)} already scored, {len(todo)} to go", file=sys.stderr)
-    scorer = _scorer(args) if todo else None
-    failed = 0
-    with args.out.open("a") as out:
-        for path in todo:
-            call_id = str(path.relative_to(args.directory))
-            try:
-                row = scorer.score_file(path, call_id=call_id).to_dict()
-                row["status"] = "COMPLETED"
-            except Exception as e:  # one bad file must not stop the folder
-                failed += 1
-                row = {"id": call_id, "status": "FAILED", "error": f"{type(e).__name__}: {e}"}
-                print(f"FAILED {call_id}: {e}", file=sys.stderr)
-            out.write(json.dumps(row) + "\n")
-            out.flush()
-    print(f"{len(todo) - failed} scored, {failed} failed -> {args.out}", file=sys.stderr)
-    return 1 if failed else 0
+    from .batch import score_folder
 
+    def report(message: str):
+        print(message, file=sys.stderr)
 
-def _done_ids(path: Path) -> set[str]:
-    """Completed calls in an earlier run's output; failed ones are tried again."""
-    if not path.exists():
-        return set()
-    done = set()
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:  # a line cut short by a crash
-            continue
-        if row.get("status") == "COMPLETED":
-            done.add(row["id"])
-    return done
+    run = score_folder(lambda: _scorer(args), args.directory, args.out, report)
+    for entry, why in list(run.skipped.items())[:10]:
+        report(f"skipped {entry}: {why}")
+    if len(run.skipped) > 10:
+        report(f"... and {len(run.skipped) - 10} more skipped")
+    report(f"{run.scored} scored, {run.failed} failed, {len(run.skipped)} skipped -> {args.out}")
+    return 1 if run.failed else 0
 
 
 def score_transcript(args) -> int:
+    from .batch import JSON_LINES_SUFFIXES, conversation_id, read_json_file, score_json_lines
+    from .audio import check_file
+
+    check_file(args.conversation)  # a named pipe would block, a folder cannot be read
+    lines = args.conversation.suffix.lower() in JSON_LINES_SUFFIXES
+    data = None if lines else read_json_file(args.conversation)
     scorer = _scorer(args, audio=False)
-    text = args.conversation.read_text()
-    out = args.out.open("w") if args.out else sys.stdout
-    failed = 0
-    try:
-        if args.conversation.suffix.lower() == ".jsonl":
-            for n, line in enumerate(text.splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                    row = scorer.score_conversation(data, call_id=str(data.get("id", n))).to_dict()
-                    row["status"] = "COMPLETED"
-                except (ValueError, KeyError, TypeError, AttributeError) as e:
-                    failed += 1
-                    row = {"id": _line_id(line, n), "status": "FAILED", "error": f"line {n}: {e}"}
-                out.write(json.dumps(row) + "\n")
-        else:
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{args.conversation}: not valid JSON ({e})") from e
-            row = scorer.score_conversation(data, call_id=data.get("id") or args.conversation.stem).to_dict()
-            out.write(json.dumps(row, indent=2) + "\n")
-    finally:
-        if args.out:
-            out.close()
-    return 1 if failed else 0
+    with _output(args.out) as out:
+        if lines:
+            _, failed = score_json_lines(scorer, args.conversation, lambda row: out.write(json.dumps(row) + "\n"))
+            return 1 if failed else 0
+        try:
+            result = scorer.score_conversation(data, call_id=conversation_id(data, args.conversation.stem))
+        except ValueError as e:
+            raise ValueError(f"{args.conversation}: {e}") from None
+        out.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    return 0
 
 
-def _line_id(line: str, n: int) -> str:
+@contextmanager
+def _output(path: Path | None):
+    """Standard output, or a file written whole: a temporary file beside it, renamed over it only
+    when everything was written, so a rejected input or a crash leaves an existing file as it was."""
+    if path is None:
+        yield sys.stdout
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; give a file name for --out")
+    if not path.parent.is_dir():
+        raise ValueError(f"{path}: the folder {path.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        return str(json.loads(line).get("id", n))
-    except (json.JSONDecodeError, AttributeError):
-        return str(n)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            yield out
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def train(args) -> int:
@@ -195,17 +241,16 @@ def train(args) -> int:
 
 def calibrate(args) -> int:
     from .training.calibrate import calibrate as run
-    from .qualities import load_profile
 
-    report = run(args.labels, args.results, load_profile(args.profile), args.out, args.quality)
-    print(json.dumps(report, indent=2))
+    report = run(args.labels, args.results, _profile(args.profile), args.out, args.quality)
+    print(json.dumps(report, indent=2, allow_nan=False))
     return 0
 
 
 def evaluate(args) -> int:
     from .training.calibrate import evaluate as run
 
-    print(json.dumps(run(args.labels, args.results, args.quality), indent=2))
+    print(json.dumps(run(args.labels, args.results, args.quality), indent=2, allow_nan=False))
     return 0
 
 

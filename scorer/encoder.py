@@ -7,6 +7,7 @@ long, each chunk is embedded, and the chunks are pooled by their length. Nothing
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from functools import lru_cache
@@ -60,24 +61,25 @@ def split_text(text: str, max_pieces: int = MAX_PIECES) -> list[tuple[str, int]]
     offsets, words = encoding.offsets, encoding.word_ids
     if len(offsets) <= max_pieces:
         return [(text, max(1, len(offsets)))]
-    sentence_ends = {m.end() for m in SENTENCE_END.finditer(text)}
+    sentence_ends = [m.end() for m in SENTENCE_END.finditer(text)]
+    # opens[k]: piece k starts a sentence (2) or a word (1) or neither (0)
+    opens = [0] + [2 if _any_between(sentence_ends, offsets[k - 1][1], offsets[k][0]) else int(words[k] != words[k - 1])
+                   for k in range(1, len(offsets))]
     chunks, start = [], 0
     while start < len(offsets):
         end = min(start + max_pieces, len(offsets))
         if end < len(offsets):
-            # a piece that opens a sentence, else one that opens a word, in the second half of the budget
-            at_sentence = [k for k in range(end, start + max_pieces // 2, -1)
-                           if any(offsets[k - 1][1] < e <= offsets[k][0] for e in (offsets[k][0],) if e in sentence_ends)
-                           or _sentence_between(text, offsets[k - 1][1], offsets[k][0], sentence_ends)]
-            at_word = [k for k in range(end, start, -1) if words[k] != words[k - 1]]
-            end = (at_sentence or at_word or [end])[0]
+            window = range(end, start, -1)
+            end = next((k for k in window if opens[k] == 2 and k > start + max_pieces // 2), None) \
+                or next((k for k in window if opens[k]), end)
         chunks.append((text[offsets[start][0]:offsets[end - 1][1]], end - start))
         start = end
     return chunks
 
 
-def _sentence_between(text: str, previous_end: int, next_start: int, sentence_ends: set[int]) -> bool:
-    return any(previous_end <= e <= next_start for e in range(previous_end, next_start + 1) if e in sentence_ends)
+def _any_between(sorted_positions: list[int], low: int, high: int) -> bool:
+    i = bisect.bisect_left(sorted_positions, low)
+    return i < len(sorted_positions) and sorted_positions[i] <= high
 
 
 def embed(texts: list[str], device: str = "auto") -> np.ndarray:

@@ -33,6 +33,14 @@ def moment(conversation: Conversation, index: int) -> Moment:
     return Moment(index, turn.speaker, turn.begin_ms, turn.end_ms, quote)
 
 
+def units_moment(conversation: Conversation, indices: list[int]) -> Moment:
+    """A moment spanning turns said in one go (fragments joined), quoted as one."""
+    first, last = conversation.turns[indices[0]], conversation.turns[indices[-1]]
+    text = " ".join(conversation.turns[i].text for i in indices)
+    quote = text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+    return Moment(indices[0], first.speaker, first.begin_ms, max(first.end_ms, last.end_ms), quote)
+
+
 def span(speaker: str, begin_ms: int, end_ms: int, what: str) -> Moment:
     """A moment that is not a turn: a silence, an overlap."""
     return Moment(-1, speaker, begin_ms, end_ms, what)

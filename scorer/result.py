@@ -10,8 +10,6 @@ from .outcome import Outcome
 from .qualities import QualityScore
 
 SCHEMA_VERSION = "1.0"
-# Measures that need real timestamps; a text conversation without times reports them as skipped.
-TIMED_MEASURES = ("talk", "non_talk", "interruptions", "latency", "handle_time")
 
 
 @dataclass
@@ -46,20 +44,24 @@ class CallResult:
     id: str | None = None
 
     @property
-    def handle_time_ms(self) -> int:
+    def timed(self) -> bool:
+        """False for text given without times: its turn times are only an order."""
+        return self.characteristics is None or self.characteristics.timed
+
+    @property
+    def handle_time_ms(self) -> int | None:
+        if not self.timed:
+            return None
         return self.characteristics.handle_time.duration_ms if self.characteristics else self.call.duration_ms
 
     def to_dict(self) -> dict:
-        characteristics = None
-        if self.characteristics is not None:
-            characteristics = self.characteristics.to_dict()
-            if "timestamps" in self.skipped:
-                for key in TIMED_MEASURES:
-                    characteristics.pop(key, None)
+        characteristics = self.characteristics.to_dict() if self.characteristics is not None else None
         turns = []
         for i, turn in enumerate(self.turns):
             row = asdict(turn)
             row["index"] = i
+            if not self.timed:
+                row["begin_ms"] = row["end_ms"] = None
             if i < len(self.turn_signals):
                 row["signals"] = self.turn_signals[i]
             turns.append(row)
@@ -68,7 +70,7 @@ class CallResult:
             "id": self.id,
             "call": asdict(self.call),
             "speakers": asdict(self.speakers),
-            "handle_time_ms": self.handle_time_ms if "timestamps" not in self.skipped else None,
+            "handle_time_ms": self.handle_time_ms,
             "scores": {q: (asdict(s) if s else None) for q, s in self.scores.items()},
             "outcome": asdict(self.outcome) if self.outcome else None,
             "characteristics": characteristics,

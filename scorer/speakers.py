@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from .audio import SAMPLE_RATE
-from .conversation import Turn, Word
+from .conversation import AGENT, CUSTOMER, Turn, Word, build_turns
+from .heads import Head, load_heads
 from .vad import speech_regions
 
 FRAME_MS = 10  # resemblyzer's mel hop: one label per 10 ms frame
@@ -228,6 +229,17 @@ class AgentDecision:
     confidence: float  # 0 (a guess) .. 1 (clear)
     evidence: list[str] = field(default_factory=list)
 
+    @property
+    def uncertain(self) -> bool:
+        return self.confidence < LOW_CONFIDENCE
+
+
+# The party classifier: agent log-odds of a turn from its sentence embedding (trained by
+# training.train.train_party on the team's corpus, where every utterance has its party).
+PARTY_MODEL_PATH = Path(__file__).parent / "data" / "party.json"
+PARTY_CLASSES = (CUSTOMER, AGENT)
+MAX_TURN_LOGIT = 4.0  # one confident turn cannot outvote the rest of the call
+
 
 # (pattern, weight, what it shows). Each pattern counts once per speaker so that a repeated
 # "let me check" does not outweigh the greeting.
@@ -252,17 +264,45 @@ CUSTOMER_CUES = [
     (r"i (want|need|would like|'d like) to (cancel|return|dispute|complain|speak|schedule|book|make)", 2.0),
     (r"(i was|i've been|i got) (charged|told|billed)", 1.0),
 ]
-OPENER_WEIGHT = 1.0  # inbound calls open with the agent's greeting
-CLOSER_WEIGHT = 0.5  # the agent usually has the last word ("have a great day"), less reliably
+PARTY_WEIGHT = 2.0  # points per unit of mean agent log-odds: what a voice says over the whole call
+CUE_WEIGHT = 0.5  # the phrase cues above are weak cues next to the classifier
+OPENER_WEIGHT = 0.5  # inbound calls usually open with the agent's greeting, but many open with the customer
+CLOSER_WEIGHT = 0.25  # the agent usually has the last word ("have a great day"), less reliably
 QUESTION_WEIGHT = 0.25  # per question more than the other side, capped at MAX_QUESTION_SCORE
 MAX_QUESTION_SCORE = 1.0
-CONFIDENCE_SCALE = 3.0  # a margin of one greeting (3 points) gives confidence ~0.76
+CONFIDENCE_SCALE = 3.0  # a margin of 3 points gives confidence ~0.76
+LOW_CONFIDENCE = 0.5  # below this the decision is reported as uncertain, never passed off as known
 
 
-def identify_agent(turns: list[Turn]) -> AgentDecision:
-    """Pick the agent among the speaker labels in ``turns`` (cluster labels such as "0" and "1")
-    from what each says and the shape of the call. Each speaker scores agent cues minus customer
-    cues; confidence comes from the margin between the best and the runner-up."""
+def load_party_model(path: Path = PARTY_MODEL_PATH) -> Head:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"{path} is missing: run `hostscore train` to build the party classifier")
+    return load_heads(Path(path))["party"]
+
+
+def party_logits(model: Head, embeddings: np.ndarray) -> np.ndarray:
+    """Each row's agent log-odds, clipped to +-MAX_TURN_LOGIT."""
+    logits = embeddings @ model.coef[0] + model.intercept[0]
+    return np.clip(logits, -MAX_TURN_LOGIT, MAX_TURN_LOGIT)
+
+
+def agent_leaning(model: Head, texts: list[str]) -> float:
+    """How much these texts, taken together, read as the agent's: their mean agent log-odds,
+    weighted by words (a "yes" says little about who said it)."""
+    from .encoder import embed
+
+    weights = np.array([len(t.split()) for t in texts], dtype=float)
+    if not weights.sum():
+        return 0.0
+    return float(weights @ party_logits(model, embed(texts)) / weights.sum())
+
+
+def identify_agent(turns: list[Turn], party_model: Head | None = None) -> AgentDecision:
+    """Pick the agent among the speaker labels in ``turns`` (cluster labels such as "0" and "1").
+    Mainly from what each voice says over the whole call (the party classifier, ``party_model``,
+    by default the shipped one); phrase cues, who opens and closes, and who asks more questions
+    are weak cues. Confidence comes from the margin between the best and the runner-up; an
+    uncertain decision says so in its evidence."""
     turns = sorted((t for t in turns if t.text.strip()), key=lambda t: t.begin_ms)
     speakers = list(dict.fromkeys(t.speaker for t in turns))
     if len(speakers) < 2:
@@ -270,13 +310,21 @@ def identify_agent(turns: list[Turn]) -> AgentDecision:
 
     score = {s: 0.0 for s in speakers}
     evidence: list[str] = []
+    model = party_model or load_party_model()
+    for speaker in speakers:
+        own = [t.text for t in turns if t.speaker == speaker]
+        leaning = agent_leaning(model, own)
+        score[speaker] += PARTY_WEIGHT * leaning
+        side = "agent's" if leaning > 0 else "customer's"
+        evidence.append(f"speaker {speaker}'s words read as the {side} (party classifier: mean agent "
+                        f"log-odds {leaning:+.2f} over {len(own)} turns)")
     for cues, sign in ((AGENT_CUES, 1.0), (CUSTOMER_CUES, -1.0)):
         for pattern, weight in cues:
             for speaker in speakers:
                 hit = _first_match(pattern, [t for t in turns if t.speaker == speaker])
                 if hit:
                     phrase, ms = hit
-                    score[speaker] += sign * weight
+                    score[speaker] += sign * weight * CUE_WEIGHT
                     evidence.append(f"speaker {speaker} said '{phrase}' at {_clock(ms)}")
 
     first, last = turns[0].speaker, turns[-1].speaker
@@ -295,7 +343,11 @@ def identify_agent(turns: list[Turn]) -> AgentDecision:
 
     ranked = sorted(speakers, key=lambda s: score[s], reverse=True)
     margin = score[ranked[0]] - score[ranked[1]]
-    return AgentDecision(ranked[0], round(float(np.tanh(margin / CONFIDENCE_SCALE)), 3), evidence)
+    decision = AgentDecision(ranked[0], round(float(np.tanh(margin / CONFIDENCE_SCALE)), 3), evidence)
+    if decision.uncertain:
+        evidence.append(f"low confidence ({decision.confidence:.2f}): the voices' words and cues do not clearly "
+                        f"show who is the agent; speaker {ranked[0]} is taken as the agent")
+    return decision
 
 
 def _first_match(pattern: str, turns: list[Turn]) -> tuple[str, int] | None:
@@ -322,6 +374,29 @@ def _normalise(text: str) -> str:
 def _clock(ms: int) -> str:
     seconds = ms // 1000
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+# ---------------------------------------------------------------------------------------------
+# A mono call's words to parties
+
+
+@dataclass
+class MonoParties:
+    turns: list[Turn]  # speaker AGENT or CUSTOMER, in time order; adjacent turns of one party not yet joined
+    decision: AgentDecision
+    segments: list[SpeakerSegment]  # who spoke when, by voice (decision.agent_label is one of them)
+
+
+def assign_parties(samples: np.ndarray, words: list[Word], party_model: Head | None = None) -> MonoParties:
+    """Split a mono call's transcribed ``words`` between agent and customer: diarize the 16 kHz
+    ``samples`` into voices, give each word its voice, then decide which voice is the agent. With one
+    voice every turn is the agent's."""
+    segments = diarize(samples)
+    clustered = build_turns([(str(label), w) for label, w in label_words(words, segments)])
+    decision = identify_agent(clustered, party_model)
+    turns = [Turn(AGENT if t.speaker == decision.agent_label else CUSTOMER, t.begin_ms, t.end_ms, t.text, t.words)
+             for t in clustered]
+    return MonoParties(turns, decision, segments)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,6 +428,26 @@ def read_uem(path: str | Path) -> dict[str, list[tuple[float, float]]]:
 
 def segments_to_track(segments: list[SpeakerSegment]) -> Track:
     return [(str(s.label), s.begin_ms / 1000, s.end_ms / 1000) for s in segments]
+
+
+def party_frames(spans: list[tuple[str, int, int]], duration_ms: int) -> np.ndarray:
+    """Per FRAME_MS frame: 0 where only the agent speaks in ``spans`` ((party, begin_ms, end_ms)),
+    1 where only the customer does, -1 where nobody or both do."""
+    active = np.zeros((2, duration_ms // FRAME_MS + 1), dtype=bool)
+    for party, begin, end in spans:
+        active[0 if party == AGENT else 1, begin // FRAME_MS : end // FRAME_MS] = True
+    return np.where(active[0] & ~active[1], 0, np.where(active[1] & ~active[0], 1, -1))
+
+
+def speech_attribution(turns: list[Turn], truth: np.ndarray) -> float:
+    """Share of the speech time inside the turns' words, where exactly one party speaks in ``truth``
+    (from ``party_frames``), whose word was given to that party: what the scores are computed from."""
+    said = np.full(len(truth), -1)
+    for turn in turns:
+        for w in turn.words:
+            said[w.begin_ms // FRAME_MS : w.end_ms // FRAME_MS] = 0 if turn.speaker == AGENT else 1
+    spoken = (truth >= 0) & (said >= 0)
+    return float(np.mean(said[spoken] == truth[spoken])) if spoken.any() else 0.0
 
 
 def diarization_error_rate(reference: Track, hypothesis: Track, uem: list[tuple[float, float]] | None = None) -> float:

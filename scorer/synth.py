@@ -307,6 +307,26 @@ ANGRY_CALL = [
                pitch_cents=-100, length_scale=1.1),
 ]
 
+# The customer opens, and the agent never says a stock phrase ("thank you for calling", "how can I
+# help"): who is who must come from what each voice says over the call.
+BOOKING_CALL = _lines(
+    (C, "Hi, I need to book my car in for a service, sometime next week if you can."),
+    (A, "Sure. What's the make and model, and roughly how many miles are on it?", 500),
+    (C, "It's a twenty eighteen Honda Civic, about forty thousand miles."),
+    (A, "Okay, that would be the forty thousand mile service. "
+        "It takes about three hours and comes to two hundred and ten dollars."),
+    (C, "That's fine. Do you have anything on Tuesday morning?", 700),
+    (A, "Tuesday at eight thirty is open. I can put you down for that, "
+        "and we'll text you when the car is ready."),
+    (C, "Eight thirty works. Can I wait there, or should I leave it with you?"),
+    (A, "You're welcome to wait, there's coffee and wifi in the lounge. "
+        "I just need a phone number for the booking."),
+    (C, "Sure, it's five five five, two one eight, four four nine zero."),
+    (A, "Got it. You're booked for Tuesday at eight thirty. "
+        "Bring the car ten minutes early so we can check it in."),
+    (C, "Great, see you Tuesday then. Bye."),
+)
+
 # Varied exchanges for long_call; each is (agent, customer) and ordered like a call's middle.
 _EXCHANGES = [
     ("Can I start with your full name and the address on the account?",
@@ -345,12 +365,13 @@ _CUSTOMER_CLOSE = "You too, bye."
 _WORDS_PER_S = 2.7
 
 
-def long_call(minutes: float) -> list[ScriptLine]:
+def long_call(minutes: float, customer_first: bool = False) -> list[ScriptLine]:
     """A script of about ``minutes`` minutes, cycling varied exchanges between greeting and close.
+    ``customer_first``: no agent greeting, the customer opens the call.
 
     Later cycles vary speed and pitch slightly, so a long call is not one exchange on repeat.
     """
-    script = _lines((A, _AGENT_OPEN), (C, _CUSTOMER_OPEN, 600))
+    script = _lines((C, _CUSTOMER_OPEN)) if customer_first else _lines((A, _AGENT_OPEN), (C, _CUSTOMER_OPEN, 600))
     close = _lines((A, _AGENT_CLOSE), (C, _CUSTOMER_CLOSE))
 
     def words(lines):

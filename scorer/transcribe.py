@@ -33,6 +33,8 @@ NO_SPEECH_PROB = 0.9
 # openai-whisper gets speech in pieces of about one 30 s window, so progress can be reported.
 CHUNK_S = 30.0
 
+NO_GPU = "--device cuda: {engine} sees no CUDA GPU on this machine; use --device auto (the default) or cpu"
+
 Progress = Callable[[float], None]  # called with seconds of audio processed
 
 
@@ -42,6 +44,7 @@ class Segment:
     begin_ms: int
     end_ms: int
     words: list[Word]
+    speech: bool = True  # False: Whisper rated it as probably not speech, and it has no words
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Transcript:
     model: str
     device: str
     compute_type: str
+    non_speech: list[Segment] = field(default_factory=list)  # dropped: rated as probably not speech
 
     @property
     def words(self) -> list[Word]:
@@ -73,11 +77,13 @@ class Transcriber:
         if samples.ndim != 1:
             raise ValueError(f"expected mono samples, got shape {samples.shape}")
         segments, language = self._run(samples, progress)
-        if not segments:
+        speech = [s for s in segments if s.speech]
+        if not speech:
             language = self.language  # faster-whisper "detects" a language in silence too
         if progress:
             progress(len(samples) / SAMPLE_RATE)
-        return Transcript(segments, language, self.engine, self.model, self.device, self.compute_type)
+        return Transcript(speech, language, self.engine, self.model, self.device, self.compute_type,
+                          [s for s in segments if not s.speech])
 
 
 def load_transcriber(engine: str = "faster-whisper", model: str = "tiny.en", device: str = "auto",
@@ -103,11 +109,18 @@ def _load_faster_whisper(model, device, compute_type, language):
     import ctranslate2
     from faster_whisper import WhisperModel
 
+    gpus = ctranslate2.get_cuda_device_count()
     if device == "auto":
-        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        device = "cuda" if gpus > 0 else "cpu"
+    elif device == "cuda" and gpus == 0:
+        raise ValueError(NO_GPU.format(engine="faster-whisper (CTranslate2)"))
     compute_type = compute_type or ("float16" if device == "cuda" else "int8")
-    whisper = WhisperModel(str(ct2_model_dir(model)), device=device, compute_type=compute_type,
-                           cpu_threads=os.cpu_count() or 0)
+    path = ct2_model_dir(model)
+    try:
+        whisper = WhisperModel(str(path), device=device, compute_type=compute_type, cpu_threads=os.cpu_count() or 0)
+    except (RuntimeError, ValueError, OSError) as e:
+        reason = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise ValueError(f"{path}: faster-whisper could not load this Whisper model on {device} {compute_type} ({reason})") from None
 
     def run(samples, progress):
         # Whisper's temperature fallback samples: a fixed seed makes the same call give the same words.
@@ -133,6 +146,8 @@ def _load_openai_whisper(model, device, compute_type, language):
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise ValueError(NO_GPU.format(engine="openai-whisper (PyTorch)"))
     compute_type = compute_type or ("float16" if device == "cuda" else "float32")
     if compute_type not in ("float16", "float32"):
         raise ValueError(f"openai-whisper runs float16 or float32, not {compute_type!r}")
@@ -164,9 +179,10 @@ def _load_openai_whisper(model, device, compute_type, language):
 
 
 def _segment(text, start, end, words, no_speech_prob) -> Segment | None:
-    """A Segment in integer milliseconds, or None when Whisper rates it as not speech."""
+    """A Segment in integer milliseconds (without words when Whisper rates it as not speech), or
+    None when it has no words."""
     if no_speech_prob > NO_SPEECH_PROB:
-        return None
+        return Segment(text.strip(), _ms(start), _ms(end), [], speech=False)
     kept = []
     for word, w_start, w_end, probability in words:
         if word.strip():

@@ -28,3 +28,28 @@ def speech_samples(samples: np.ndarray, min_silence_ms: int = 100, pad_ms: int =
 def speech_regions(samples: np.ndarray, min_silence_ms: int = 100, pad_ms: int = 30) -> list[tuple[int, int]]:
     """The same as (begin_ms, end_ms)."""
     return [(a * 1000 // SAMPLE_RATE, b * 1000 // SAMPLE_RATE) for a, b in speech_samples(samples, min_silence_ms, pad_ms)]
+
+
+# Less speech than this in a whole channel is a click or a breath, not a party talking.
+MIN_SPEECH_MS = 250
+SCAN_CHUNK_S = 60
+# A minute that never rises above this (a few steps of 16-bit audio) holds nothing audible, however
+# quiet the recording: speech at -55 dBFS RMS peaks near -40 dBFS. Skipping it keeps a dead channel cheap.
+INAUDIBLE_PEAK = 10 ** (-70 / 20)
+
+
+def has_speech(samples: np.ndarray) -> bool:
+    """Whether silero finds at least MIN_SPEECH_MS of speech in a channel, whatever its level:
+    speech recorded quietly (-50 dBFS and below) is still speech, while digital silence, line noise
+    and hold music are not. Reads a minute at a time and stops as soon as speech is found, so a live
+    channel costs a second or so."""
+    needed = MIN_SPEECH_MS * SAMPLE_RATE // 1000
+    found = 0
+    step = SCAN_CHUNK_S * SAMPLE_RATE
+    for start in range(0, len(samples), step):
+        chunk = samples[start : start + step]
+        if np.abs(chunk).max() > INAUDIBLE_PEAK:
+            found += sum(b - a for a, b in speech_samples(chunk))
+            if found >= needed:
+                return True
+    return False

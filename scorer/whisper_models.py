@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .settings import settings
+
 MODELS = ("tiny.en", "base")
 _SMALL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 # Order of CTranslate2's DataType enum (include/ctranslate2/types.h); bfloat16 is read as uint16.
@@ -26,7 +28,7 @@ _BFLOAT16 = 5
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("HOSTSCORE_CACHE") or Path.home() / ".cache" / "hostscore")
+    return settings().cache
 
 
 def ct2_model_dir(name_or_path) -> Path:
@@ -39,11 +41,28 @@ def ct2_model_dir(name_or_path) -> Path:
         return _assemble_base()
     path = Path(name_or_path)
     if (path / "model.bin").is_file():
+        _check_whisper_model(path / "model.bin")
         return path
     raise ValueError(
         f"unknown Whisper model {str(name_or_path)!r}: choose one of {', '.join(MODELS)},"
         " or give the path of a CTranslate2 Whisper model directory (with model.bin)"
     )
+
+
+def _check_whisper_model(model_bin: Path) -> None:
+    """Read the start of a CTranslate2 model.bin: binary version, then the spec name."""
+    with open(model_bin, "rb") as f:
+        start = f.read(4 + 2 + 64)
+    try:
+        version, length = struct.unpack_from("<IH", start)
+        spec = start[6 : 6 + length - 1].decode("ascii") if 1 < length <= 64 else ""
+    except (struct.error, UnicodeDecodeError):
+        version, spec = 0, ""
+    if not 5 <= version <= 100 or not spec.isidentifier():
+        raise ValueError(f"{model_bin}: not a CTranslate2 model file (convert a Whisper model with"
+                         " ct2-transformers-converter)")
+    if spec != "WhisperSpec":
+        raise ValueError(f"{model_bin}: a CTranslate2 {spec} model, not a Whisper model")
 
 
 def openai_checkpoint(name_or_path) -> Path:

@@ -6,6 +6,7 @@ import pytest
 import soundfile as sf
 
 from scorer.audio import SAMPLE_RATE, AudioError, is_silent, load_audio
+from scorer.settings import settings
 
 SENTENCE = "Thank you for calling. How can I help you today?"
 
@@ -119,7 +120,10 @@ def test_truncated_wav_with_enough_audio_decodes_what_is_there(speech, tmp_path)
     data = speech.read_bytes()
     path = tmp_path / "half.wav"
     path.write_bytes(data[: len(data) // 2])
-    assert abs(load_audio(path).duration_ms - _duration_ms(speech) / 2) < 50
+    audio = load_audio(path)
+    assert abs(audio.duration_ms - _duration_ms(speech) / 2) < 50
+    assert "cut short" in audio.notes["audio.truncated"]
+    assert load_audio(speech).notes == {}
 
 
 @pytest.mark.parametrize("ext", ["wav", "m4a"])
@@ -130,7 +134,15 @@ def test_too_long(speech, tmp_path, ext):
         load_audio(path, max_duration_s=1.0)
 
 
-def test_max_duration_from_env(speech, monkeypatch):
+@pytest.fixture
+def fresh_settings():
+    """Settings are read once per process: read them again for this test, and after it."""
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
+
+
+def test_max_duration_from_env(speech, monkeypatch, fresh_settings):
     monkeypatch.setenv("HOSTSCORE_MAX_CALL_MINUTES", "0.01")
     with pytest.raises(AudioError, match="over the limit"):
         load_audio(speech)

@@ -41,7 +41,7 @@ def test_score_dir_reports_failures_and_resumes(tmp_path, resolved_stereo_16k, b
     first = run("score-dir", folder, "--out", out, check=False)
     assert first.returncode == 1 and "FAILED empty.wav" in first.stderr
     rows = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
-    assert rows["good.wav"]["status"] == "COMPLETED" and rows["good.wav"]["scores"]["connection"]["score"] >= 0
+    assert rows["good.wav"]["status"] == "COMPLETED" and rows["good.wav"]["outcome"]["status"] == "resolved"
     assert rows["empty.wav"]["status"] == "FAILED" and "empty" in rows["empty.wav"]["error"]
 
     # a crash mid-write leaves a cut line; the rerun skips what is done and retries the failure
@@ -50,6 +50,9 @@ def test_score_dir_reports_failures_and_resumes(tmp_path, resolved_stereo_16k, b
     shutil.copy(resolved_stereo_16k.path, folder / "new.wav")
     second = run("score-dir", folder, "--out", out, check=False)
     assert "1 already scored, 2 to go" in second.stderr
+    # the cut line was removed, not glued to the next row: every line is a row again
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows if r["status"] == "COMPLETED"] == ["good.wav", "new.wav"]
 
 
 def test_score_transcript_json_and_jsonl(tmp_path):

@@ -76,10 +76,11 @@ def test_outcomes_and_scores_follow_the_script(scorer, resolved_stereo_16k, defe
     angry = scorer.score_file(angry_stereo_16k.path)
     assert resolved.outcome.status == "resolved"
     assert deferred.outcome.status == "deferred"
-    assert angry.outcome.status in ("unresolved", "deferred")
+    # the agent refuses to help and sends the customer away: nothing resolved, nothing promised
+    assert angry.outcome.status == "unresolved"
     sat = {name: r.scores["satisfaction"].score for name, r in
            (("resolved", resolved), ("deferred", deferred), ("angry", angry))}
-    assert sat["resolved"] > sat["deferred"] > sat["angry"] or sat["resolved"] > max(sat["deferred"], sat["angry"]) + 20
+    assert sat["resolved"] > sat["deferred"] > sat["angry"], sat
     assert resolved.scores["connection"].score > angry.scores["connection"].score
     assert deferred.outcome.effort.score > resolved.outcome.effort.score
 
@@ -98,14 +99,16 @@ def test_result_json_follows_the_schema(scorer, resolved_stereo_16k):
         assert turn["words"] and "sentiment" in turn["signals"]
     for quality in ("connection", "energy", "satisfaction"):
         s = data["scores"][quality]
-        assert 0 <= s["score"] <= 100 and 0 <= s["confidence"] <= 1
         assert s["evidence"], f"{quality} has no evidence"
-        effects = [abs(e["effect"]) for e in s["evidence"]]
-        assert effects == sorted(effects, reverse=True)
         for e in s["evidence"]:
             assert e["reason"]
             for m in e["moments"]:
                 assert 0 <= m["begin_ms"] <= m["end_ms"] <= data["call"]["duration_ms"] + 1000
+                if m["turn"] >= 0:  # a turn, or one party's turns said in one go: its party, start and words
+                    turn = data["turns"][m["turn"]]
+                    said = " ".join(t["text"] for t in data["turns"][m["turn"]:] if t["speaker"] == turn["speaker"])
+                    assert (m["speaker"], m["begin_ms"]) == (turn["speaker"], turn["begin_ms"])
+                    assert words_of(said).startswith(words_of(m["quote"].rstrip("…"))), (m, said)
     assert data["outcome"]["status"] in ("resolved", "deferred", "transferred", "unresolved")
     assert data["handle_time_ms"] == data["characteristics"]["handle_time"]["duration_ms"]
 
@@ -175,7 +178,7 @@ def test_real_stereo_call_agent_left_customer_right(scorer, call40):
         piece = audio[int(turn.begin_ms * rate / 1000): int(turn.end_ms * rate / 1000)]
         left, right = np.sqrt((piece ** 2).mean(axis=0))
         assert (left > right) == (turn.speaker == AGENT), turn.text
-    assert "Platinum Motors" in result.turns[0].text or "calling" in result.turns[0].text.lower()
+    assert words_of(result.turns[0].text).startswith("thank you for calling")
     assert result.turns[0].speaker == AGENT
 
 

@@ -71,6 +71,49 @@ def test_connection_falls_when_the_agent_interrupts(scorer):
     assert any(e.feature == "agent_interruptions" for e in interrupting.scores["connection"].evidence)
 
 
+# Active listening (exploring the customer's feelings and situation, reflecting them back) against
+# replies that are polite but move straight past what the customer said. Written for this test,
+# not taken from the corpus.
+LISTENING = [
+    ("My dad went into hospital last week and I've been trying to sort out his bills on my own.",
+     "How have you been coping with all of that on your own since last week?",
+     "Okay. The bills are on the account page. Anything else?"),
+    ("The boiler broke again on Sunday and the kids have had cold showers for three days.",
+     "That sounds really draining, three days with no hot water and the kids at home. What's worrying you most right now?",
+     "Boiler repairs are booked through the website."),
+    ("I've been waiting all week for the refund and I've had to borrow money for rent.",
+     "So you've been waiting all week and had to borrow for rent. That sounds really stressful.",
+     "Refunds take five to seven working days."),
+]
+
+
+@pytest.mark.parametrize("k", range(len(LISTENING)))
+def test_exploring_and_reflecting_the_customers_situation_raises_connection(scorer, k):
+    customer, listening, moving_on = LISTENING[k]
+    heard = scorer.score_conversation(conversation(customer, listening)).scores["connection"]
+    passed_over = scorer.score_conversation(conversation(customer, moving_on)).scores["connection"]
+    assert heard.score > passed_over.score + 10
+    assert any(e.feature in ("acknowledgement", "builds_on_customer") and e.effect > 0 for e in heard.evidence)
+
+
+def closing_call(last_words: str) -> dict:
+    return {"turns": [
+        {"speaker": A, "text": "Thanks for calling, how can I help?"},
+        {"speaker": C, "text": "Hi, I'd like to move my delivery to Thursday, order 4410."},
+        {"speaker": A, "text": "Done, it's moved to Thursday between 8 and 12, and you'll get a text the day before."},
+        {"speaker": C, "text": last_words},
+    ]}
+
+
+def test_a_plain_bye_is_neutral_thanks_raises_and_anger_lowers_satisfaction(scorer):
+    thanks, bye, angry = (scorer.score_conversation(closing_call(w)).scores["satisfaction"] for w in (
+        "Great, thank you so much, bye.", "Okay, bye.", "This is ridiculous. Bye."))
+    assert thanks.score > bye.score > angry.score
+    assert not any(e.feature == "closing_gratitude" and abs(e.effect) >= 3 for e in bye.evidence)
+    assert any(e.feature == "closing_gratitude" and e.effect > 0 for e in thanks.evidence)
+    assert any(e.feature == "closing_gratitude" and e.effect < 0 for e in angry.evidence)
+
+
 # --- energy from the voice -----------------------------------------------------------------------
 
 AGENT_LINES = [

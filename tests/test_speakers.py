@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from scorer.audio import SAMPLE_RATE
-from scorer.conversation import Turn, Word
+from scorer import synth
+from scorer.audio import SAMPLE_RATE, load_audio
+from scorer.conversation import AGENT, CUSTOMER, Turn, Word
 from scorer.speakers import (
     FRAME_MS,
     SpeakerSegment,
@@ -23,9 +24,11 @@ from scorer.speakers import (
     diarize,
     identify_agent,
     label_words,
+    party_frames,
     read_rttm,
     read_uem,
     segments_to_track,
+    speech_attribution,
     speech_regions,
 )
 
@@ -235,4 +238,57 @@ def test_ambiguous_conversation_has_low_confidence():
     decision = identify_agent(turns_for(chat, ("0", "1")))
     assert decision.agent_label in {"0", "1"}
     assert decision.confidence < 0.4
-    assert decision.evidence
+    assert decision.uncertain and decision.evidence[-1].startswith("low confidence")  # said, not guessed silently
+
+
+def test_agent_found_from_what_each_voice_says():
+    # the customer opens and closes, and the agent says no stock phrase: only the words tell
+    texts = [line.text for line in synth.BOOKING_CALL]
+    decision = identify_agent(turns_for(texts, ("0", "1")))
+    assert synth.BOOKING_CALL[0].speaker == CUSTOMER
+    assert decision.agent_label == "1"
+    assert decision.confidence >= 0.5
+    assert any(e.startswith("speaker 1's words read as the agent's (party classifier") for e in decision.evidence)
+
+
+# ---------------------------------------------------------------------------------------------
+# Speech time given to the right party, through the whole pipeline
+
+
+def test_speech_attribution_counts_time_inside_words():
+    truth = party_frames([(AGENT, 0, 1000), (CUSTOMER, 1000, 2000), (AGENT, 1500, 1800)], 2000)
+    assert truth[0] == 0 and truth[110] == 1 and truth[160] == -1  # overlap belongs to nobody
+    turns = [Turn(AGENT, 0, 1000, "a b", [Word(" a", 0, 400), Word(" b", 600, 1000)]),
+             Turn(AGENT, 1000, 2000, "c", [Word(" c", 1000, 1500)])]  # the customer's word given to the agent
+    assert speech_attribution(turns, truth) == pytest.approx(80 / 130)
+
+
+def test_customer_first_mono_8k_call(scorer, tmp_path):
+    truth = synth.make_call(synth.BOOKING_CALL, tmp_path / "booking.wav", sample_rate=8000, layout="mono",
+                            telephone_band=True)
+    result = scorer.score_file(truth.path)
+    share = speech_attribution(result.turns, party_frames([(x.speaker, x.begin_ms, x.end_ms) for x in truth.lines],
+                                                          truth.duration_ms))
+    print(f"customer-first 8 kHz mono: {share:.3f} of speech time with the right party, "
+          f"agent confidence {result.speakers.agent_confidence}")
+    assert result.turns[0].speaker == CUSTOMER
+    assert share >= 0.95
+    assert result.speakers.agent_confidence >= 0.5 and "speakers" not in result.skipped
+
+
+def test_real_call_mono_mixdown_parties(scorer, shared_data, tmp_path):
+    stereo = load_audio(shared_data / "calls" / "aws_lca_Auto_Repairs_40_STEREO_agentL_callerR.wav")
+    agent, customer = stereo.channel(0), stereo.channel(1)
+    sf.write(tmp_path / "mono.wav", (agent + customer) / 2, SAMPLE_RATE, subtype="PCM_16")
+    result = scorer.score_file(tmp_path / "mono.wav")
+    spans = [(party, b, e) for party, side in ((AGENT, agent), (CUSTOMER, customer)) for b, e in speech_regions(side)]
+    share = speech_attribution(result.turns, party_frames(spans, stereo.duration_ms))
+    print(f"call 40 mixed to mono: {share:.3f} of speech time with the right party")
+    assert share >= 0.95
+
+
+def test_one_synthetic_voice_stays_one(tmp_path):
+    script = [synth.ScriptLine(AGENT, line.text, line.gap_ms) for line in synth.long_call(1.5)]
+    truth = synth.make_call(script, tmp_path / "one.wav", sample_rate=8000, layout="mono", telephone_band=True)
+    segments = diarize(load_audio(truth.path).mono())
+    assert segments and {s.label for s in segments} == {0}

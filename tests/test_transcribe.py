@@ -10,6 +10,10 @@ from scorer.transcribe import ENGINES, load_transcriber
 
 SENTENCE = "Thank you for calling customer support. My name is Sarah, and I can help you reset your password today."
 LEAD_S, GAP_S = 2.0, 5.0
+CPU_COMPUTE_TYPE = {"faster-whisper": "int8", "openai-whisper": "float32"}
+# int8 CTranslate2 and float32 PyTorch kernels differ by CPU (AVX2, AVX-512): the engines may part on
+# a word's spelling ("err"/"er"), never on what was said. One word of the 19 differs at most.
+MAX_WER_BETWEEN_ENGINES = 0.1
 
 
 def _normalise(text: str) -> str:
@@ -54,7 +58,7 @@ def test_transcribes_with_word_times(tiny, speech, call):
     transcript = tiny.transcribe(call, progress=seen.append)
 
     assert (transcript.engine, transcript.model, transcript.language) == (tiny.engine, "tiny.en", "en")
-    assert transcript.device == "cpu" and transcript.compute_type in ("int8", "float32")
+    assert (transcript.device, transcript.compute_type) == ("cpu", CPU_COMPUTE_TYPE[tiny.engine])
     assert jiwer.wer(_normalise(SENTENCE + " " + SENTENCE), _text(transcript)) < 0.25
 
     words = transcript.words
@@ -83,14 +87,15 @@ def test_no_words_without_speech(tiny, signal):
 def test_converted_checkpoint_gives_same_words(tiny_by_engine, speech):
     """openai-whisper on our conversion of the CTranslate2 weights hears what faster-whisper hears."""
     words = [_text(tiny_by_engine[engine].transcribe(speech)) for engine in ENGINES]
-    assert words[0] == words[1]
+    assert jiwer.wer(*words) < MAX_WER_BETWEEN_ENGINES, words
 
 
 def test_base_model_both_engines(speech):
     transcripts = [load_transcriber(engine, "base", device="cpu").transcribe(speech) for engine in ENGINES]
     assert [t.language for t in transcripts] == ["en", "en"]
-    assert _text(transcripts[0]) == _text(transcripts[1])
-    assert jiwer.wer(_normalise(SENTENCE), _text(transcripts[0])) < 0.25
+    words = [_text(t) for t in transcripts]
+    assert jiwer.wer(*words) < MAX_WER_BETWEEN_ENGINES, words
+    assert all(jiwer.wer(_normalise(SENTENCE), w) < 0.25 for w in words), words
 
 
 def test_unknown_choices():

@@ -7,19 +7,35 @@ centre and moves nothing. The weights live in a ``Profile``: the shipped one is 
 ``hostscore train`` on the team's labelled conversations (acoustic weights are set by hand, as no
 labelled audio exists); ``hostscore calibrate`` fits one to a centre's own labels.
 
+Every feature is defined once, in its quality's module (``SPECS``: name, direction, prior weight,
+centre and scale, plain-language reasons); the hand-set profile is built from those definitions,
+and a profile that names a feature the code does not compute, or misses one it does, is refused.
+
+Features are rates, shares or robust statistics over *units*: a party's fragments (Whisper and
+diarization split speech at short pauses and around the other party's "mm-hmm") joined into what
+was said in one go. A one-word fragment weighs little; an agent's reply is read with the customer
+unit it answers. Nothing is a maximum or a count over the whole call, so scores do not drift with
+call length.
+
 Evidence is every feature's effect in points: the score with the feature minus the score with it
-at its centre, ranked by size, with the turns that produced it.
+at its neutral value (its centre unless the definition names one), ranked by size, with the
+moments that produced it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..evidence import Evidence, Moment
+import numpy as np
+
+from ..conversation import AGENT, CUSTOMER
+from ..evidence import Evidence, Moment, units_moment
 
 if TYPE_CHECKING:  # type names for CallFacts only
     from ..characteristics import Characteristics
@@ -31,14 +47,44 @@ QUALITIES = ("connection", "energy", "satisfaction")
 PROFILE_PATH = Path(__file__).resolve().parents[1] / "data" / "profile.json"
 
 
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A feature's definition: the one place its name, direction, prior and reasons live."""
+
+    name: str
+    sign: int  # +1: can only raise its quality; -1: can only lower it
+    prior: float  # size of its weight in the hand-set definition
+    centre: float  # a typical value, and the scale of a notable difference from it
+    scale: float
+    raises: str  # reason shown when it raised the score
+    lowers: str  # reason shown when it lowered the score
+    measures: str  # what it measures, in plain words (docs/qualities.md)
+    neutral: float | None = None  # the value that says nothing either way, where one exists
+
+
 @dataclass
 class Feature:
     name: str
     value: float | None  # None: not measurable on this call
-    raises: str  # reason shown when it raised the score
-    lowers: str  # reason shown when it lowered the score
+    raises: str = ""  # reason shown when it raised the score; "" for the definition's
+    lowers: str = ""  # reason shown when it lowered the score; "" for the definition's
     moments: list[Moment] = field(default_factory=list)  # shown when it raised the score
     lowering_moments: list[Moment] | None = None  # shown when it lowered it; None: the same moments
+
+
+def registry() -> dict[str, dict[str, FeatureSpec]]:
+    """quality -> feature name -> definition, from each quality's module."""
+    from . import connection, energy, satisfaction
+
+    return {q: {spec.name: spec for spec in module.SPECS}
+            for q, module in (("connection", connection), ("energy", energy), ("satisfaction", satisfaction))}
+
+
+def spec_of(name: str) -> FeatureSpec:
+    for specs in registry().values():
+        if name in specs:
+            return specs[name]
+    raise KeyError(f"unknown feature {name!r}: not defined by any quality")
 
 
 @dataclass
@@ -52,12 +98,14 @@ class QualityModel:
     reliability: list[float] | None = None
 
     def z(self, name: str, value: float | None) -> float:
-        if value is None or name not in self.weights:
+        if name not in self.weights:
+            raise KeyError(f"feature {name!r} has no weight in this profile: retrain or recalibrate it")
+        if value is None:
             return 0.0
         return (value - self.centres[name]) / self.scales[name]
 
     def logit(self, values: dict[str, float | None]) -> float:
-        return self.bias + sum(self.weights.get(name, 0.0) * self.z(name, v) for name, v in values.items())
+        return self.bias + sum(self.weights[name] * self.z(name, v) for name, v in values.items())
 
     def score(self, values: dict[str, float | None]) -> float:
         return 100 * sigmoid(self.logit(values))
@@ -86,7 +134,27 @@ def load_profile(path: Path | str | None = None) -> Profile:
         raise FileNotFoundError(f"scoring profile {path} is missing: run `hostscore train` to build it")
     data = json.loads(path.read_text())
     models = {q: QualityModel(**m) for q, m in data["models"].items()}
+    check_profile(models, path)
     return Profile(data.get("name", path.stem), int(data.get("version", 1)), models, data.get("metrics", {}))
+
+
+def check_profile(models: dict[str, QualityModel], source: Path | str = "profile") -> None:
+    """A profile must weigh exactly the features the code computes: an unknown name would be a
+    silent weight of 0, a missing one a feature that can never count."""
+    specs = registry()
+    problems = []
+    for q in QUALITIES:
+        if q not in models:
+            problems.append(f"no model for {q}")
+            continue
+        for part in ("weights", "centres", "scales"):
+            names = set(getattr(models[q], part))
+            if unknown := sorted(names - set(specs[q])):
+                problems.append(f"{q}.{part} names unknown features {unknown}")
+            if missing := sorted(set(specs[q]) - names):
+                problems.append(f"{q}.{part} lacks {missing}")
+    if problems:
+        raise ValueError(f"{source}: does not match the features the code computes: {'; '.join(problems)}")
 
 
 @dataclass
@@ -107,12 +175,17 @@ def score_quality(model: QualityModel, features: list[Feature], max_evidence: in
     score = 100 * sigmoid(logit)
     evidence = []
     for f in features:
-        contribution = model.weights.get(f.name, 0.0) * model.z(f.name, f.value)
+        if f.value is None:
+            continue
+        spec = spec_of(f.name)
+        reference = model.centres[f.name] if spec.neutral is None else spec.neutral
+        contribution = model.weights[f.name] * (model.z(f.name, f.value) - model.z(f.name, reference))
         effect = score - 100 * sigmoid(logit - contribution)
-        if f.value is None or abs(effect) < 0.5:
+        if abs(effect) < 0.5:
             continue
         moments = f.moments if effect > 0 or f.lowering_moments is None else f.lowering_moments
-        evidence.append(Evidence(f.raises if effect > 0 else f.lowers, round(effect, 1), f.name, round(f.value, 3), moments))
+        reason = (f.raises or spec.raises) if effect > 0 else (f.lowers or spec.lowers)
+        evidence.append(Evidence(reason, round(effect, 1), f.name, round(f.value, 3), moments))
     evidence.sort(key=lambda e: abs(e.effect), reverse=True)
     return QualityScore(round(score, 1), confidence(model, features, logit), evidence[:max_evidence], values)
 
@@ -121,7 +194,7 @@ def confidence(model: QualityModel, features: list[Feature], logit: float) -> fl
     """The chance the score is on the right side of 50 (from held-out predictions when the profile
     was fitted), scaled by the share of the model's weight that could be measured on this call."""
     total = sum(abs(w) for w in model.weights.values()) or 1.0
-    measured = sum(abs(model.weights.get(f.name, 0.0)) for f in features if f.value is not None)
+    measured = sum(abs(model.weights[f.name]) for f in features if f.value is not None)
     if model.reliability:
         a, b = model.reliability
         right_side = sigmoid(a + b * abs(logit))
@@ -130,10 +203,77 @@ def confidence(model: QualityModel, features: list[Feature], logit: float) -> fl
     return round((measured / total) * right_side, 3)
 
 
+# A party's speech split by a pause shorter than this (or only by the other party's backchannel)
+# is one unit: Whisper and diarization cut a sentence at breaths.
+JOIN_GAP_MS = 1500
+# What the other party says while a unit goes on that is listening, not taking the floor.
+BACKCHANNEL = re.compile(r"^(?:(?:mm+-?hmm|mhm|uh-huh|uh|um|hmm|mm|okay|ok|yeah|yes|yep|yup|right|sure|alright|"
+                         r"got it|i see|oh)[\s,.!?]*){1,3}$", re.IGNORECASE)
+# A unit shorter than this many words weighs words/FULL_WEIGHT_WORDS in per-unit averages: "Got" or
+# "OK." says too little to carry a full judgement.
+FULL_WEIGHT_WORDS = 6
+
+
+@dataclass
+class Unit:
+    """What one party said in one go: one or more turns joined."""
+
+    speaker: str
+    turns: list[int]  # indices into the conversation's turns
+    text: str
+    backchannel: bool = False  # a short "mm-hmm" over the other party's unit
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+    @property
+    def weight(self) -> float:
+        return min(1.0, self.words / FULL_WEIGHT_WORDS)
+
+
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    total = float(weights.sum())
+    return float((values * weights).sum() / total) if total > 0 else float(values.mean())
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The value below which a share ``q`` of the weight lies."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    if cumulative[-1] <= 0:
+        return float(np.quantile(values, q))
+    return float(values[order][np.searchsorted(cumulative, q * cumulative[-1])])
+
+
+def is_backchannel(text: str) -> bool:
+    return bool(BACKCHANNEL.match(text.strip()))
+
+
+def build_units(conversation: Conversation) -> list[Unit]:
+    """Join each party's fragments into units. A turn continues its party's last unit when nothing
+    but a pause shorter than JOIN_GAP_MS, or the other party's backchannel, lies between them."""
+    turns = conversation.turns
+    units: list[Unit] = []
+    open_unit: dict[str, int] = {}  # party -> its unit that can still be continued
+    for i, turn in enumerate(turns):
+        k = open_unit.get(turn.speaker)
+        if k is not None and turn.begin_ms - turns[units[k].turns[-1]].end_ms <= JOIN_GAP_MS and (
+                k == len(units) - 1 or (conversation.timed and all(u.backchannel for u in units[k + 1:]))):
+            units[k].turns.append(i)
+            units[k].text = f"{units[k].text} {turn.text}".strip()
+            continue
+        backchannel = bool(conversation.timed and units and units[-1].speaker != turn.speaker and is_backchannel(turn.text))
+        units.append(Unit(turn.speaker, [i], turn.text, backchannel))
+        if not backchannel:
+            open_unit = {turn.speaker: len(units) - 1}
+    return units
+
+
 @dataclass
 class CallFacts:
     """Everything a quality reads: the turns, what the heads said about each, the measured
-    characteristics, and the outcome."""
+    characteristics, and the outcome; and the same turns joined into units, judged as units."""
 
     conversation: Conversation
     signals: TurnSignals
@@ -146,7 +286,32 @@ class CallFacts:
     def measured(self, key: str) -> bool:
         return key not in self.characteristics.skipped
 
-    def reply_to(self, i: int) -> int | None:
-        """The agent turn answering customer turn ``i``: the next turn, if the agent's."""
-        turns = self.conversation.turns
-        return i + 1 if i + 1 < len(turns) and turns[i + 1].speaker != turns[i].speaker else None
+    @cached_property
+    def units(self) -> list[Unit]:
+        return build_units(self.conversation)
+
+    @cached_property
+    def unit_signals(self) -> TurnSignals:
+        """The heads' judgement of each unit as a whole."""
+        units = self.units
+        return self.signals.for_groups([u.turns for u in units], [u.text for u in units], [u.speaker for u in units])
+
+    def unit_indices(self, speaker: str) -> list[int]:
+        """The party's units, backchannels left out: they are listening, not content."""
+        return [k for k, u in enumerate(self.units) if u.speaker == speaker and not u.backchannel]
+
+    def weights(self, indices: list[int]) -> np.ndarray:
+        return np.array([self.units[k].weight for k in indices], dtype=float)
+
+    def replies(self) -> list[tuple[int, int]]:
+        """(customer unit, the agent unit answering it): the agent's next unit, when it comes before
+        the customer says anything more."""
+        pairs = []
+        content = [k for k, u in enumerate(self.units) if not u.backchannel]
+        for a, b in zip(content, content[1:]):
+            if self.units[a].speaker == CUSTOMER and self.units[b].speaker == AGENT:
+                pairs.append((a, b))
+        return pairs
+
+    def unit_moment(self, k: int) -> Moment:
+        return units_moment(self.conversation, self.units[k].turns)

@@ -1,8 +1,11 @@
 """Connection: did the agent make the customer feel heard?
 
-Acknowledgement and empathy when the customer is upset, using the customer's name and words,
-replies that build on what was said, politeness; against talking over the customer, leaving them
-waiting for an answer, dismissing them, and a lopsided exchange.
+Acknowledgement and empathy when the customer is upset, exploring and reflecting what the customer
+said, using the customer's name and words, politeness; against talking over the customer, leaving
+them waiting for an answer, dismissing them, and a lopsided exchange.
+
+Judged on units (a party's fragments joined), each agent reply with the customer unit it answers:
+a reply to an upset customer counts double, a reply to a bare "okay" counts little.
 """
 
 from __future__ import annotations
@@ -10,85 +13,111 @@ from __future__ import annotations
 import numpy as np
 
 from ..conversation import AGENT, CUSTOMER
-from ..evidence import moment, span
-from . import CallFacts, Feature
+from ..evidence import span
+from . import CallFacts, Feature, FeatureSpec, weighted_mean
 
-UPSET = 0.5  # customer turns the sentiment head calls negative with this probability
+UPSET = 0.5  # customer units the sentiment head calls negative with this probability
 TOP_MOMENTS = 3
 MIN_TURNS_FOR_BALANCE = 6  # balance is a property of an exchange, not of a single reply
+SHOWN = 0.5  # a unit is quoted as an example of a judgement from this probability on
+
+SPECS = (
+    FeatureSpec("acknowledgement", +1, 0.9, 0.25, 0.2,
+                "agent acknowledged the customer's feelings and situation",
+                "agent rarely acknowledged the customer's feelings, even when they were upset",
+                "empathy in the agent's reply to each customer unit: acknowledging, reflecting (\"that sounds "
+                "frustrating after waiting all week\") or exploring (\"what worries you most about it?\"); replies "
+                "to upset customers count double, replies to a bare \"okay\" little"),
+    FeatureSpec("builds_on_customer", +1, 0.3, 0.35, 0.1,
+                "agent's replies built on what the customer said",
+                "agent's replies did not pick up what the customer said",
+                "active listening: how closely each agent reply takes up the customer unit it answers "
+                "(encoder similarity), weighted like acknowledgement"),
+    FeatureSpec("personalisation", +1, 0.4, 0.15, 0.1,
+                "agent used the customer's name and details", "agent never personalised the conversation",
+                "the agent using the customer's name and details (mean over the agent's units; fragments weigh little)"),
+    FeatureSpec("politeness", +1, 0.5, 0.3, 0.25,
+                "agent was courteous throughout", "agent was curt or rude",
+                "courteous minus rude language from the agent (mean over units; a one- or two-word fragment "
+                "weighs a third or less)"),
+    FeatureSpec("dismissiveness", -1, 0.8, 0.1, 0.1,
+                "agent stayed engaged with the problem", "agent brushed the customer off",
+                "share of the agent's words said in brush-offs (\"nothing I can do\", \"not my department\", "
+                "blaming), each unit counted by how sure the head is"),
+    FeatureSpec("agent_interruptions", -1, 0.6, 0.5, 1.0,
+                "agent let the customer finish", "agent talked over the customer",
+                "the agent taking the floor while the customer is still speaking (per 5 minutes; backchannels "
+                "like \"mm-hmm\" do not count)"),
+    FeatureSpec("response_latency", -1, 0.4, 1.0, 1.0,
+                "agent answered promptly", "customer was left waiting for answers",
+                "how long the customer waits for the agent to answer (median seconds)"),
+    FeatureSpec("talk_imbalance", -1, 0.3, 0.15, 0.1,
+                "a balanced exchange", "one party did most of the talking",
+                "how far the agent's share of the words is from half"),
+)
 
 
 def features(call: CallFacts) -> list[Feature]:
-    s, conv = call.signals, call.conversation
-    agent, customer = call.indices(AGENT), call.indices(CUSTOMER)
+    s, units = call.unit_signals, call.units
+    agent = call.unit_indices(AGENT)
     feats = []
 
-    # Acknowledgement: empathy of the agent's reply to each customer turn, upset turns counting double.
-    replies = [(i, call.reply_to(i)) for i in customer if call.reply_to(i) is not None]
+    replies = call.replies()
     if replies:
-        weight = np.array([2.0 if s.p("sentiment", "negative")[i] >= UPSET else 1.0 for i, _ in replies])
-        empathy = np.array([s.p("empathy", "1")[r] for _, r in replies])
-        value = float((weight * empathy).sum() / weight.sum())
-        shown = [moment(conv, replies[k][1]) for k in np.argsort(-empathy)[:TOP_MOMENTS] if empathy[k] >= 0.3]
-        upset = [moment(conv, i) for (i, _), w in zip(replies, weight) if w > 1][:TOP_MOMENTS]
-        feats.append(Feature("acknowledgement", value, "agent acknowledged the customer's feelings and situation",
-                             "agent rarely acknowledged the customer's feelings, even when they were upset",
-                             shown, upset))
-        # Active listening: replies that take up what the customer just said.
-        similarity = np.array([float(s.embeddings[i] @ s.embeddings[r]) for i, r in replies])
-        order = np.argsort(-similarity)[:TOP_MOMENTS]
-        feats.append(Feature("builds_on_customer", float(similarity.mean()),
-                             "agent's replies built on what the customer said",
-                             "agent's replies did not pick up what the customer said",
-                             [moment(conv, replies[k][1]) for k in order],
-                             [moment(conv, replies[k][1]) for k in np.argsort(similarity)[:TOP_MOMENTS]]))
-    feats.append(_agent_mean(call, agent, "personalisation", "1", "personalisation",
-                             "agent used the customer's name and details", "agent never personalised the conversation"))
-    if agent:
-        polite = s.p("politeness", "polite")[agent] - s.p("politeness", "rude")[agent]
-        order = np.argsort(polite)
-        feats.append(Feature("politeness", float(polite.mean()), "agent was courteous throughout", "agent was curt or rude",
-                             [moment(conv, agent[k]) for k in order[::-1][:TOP_MOMENTS]],
-                             [moment(conv, agent[k]) for k in order[:TOP_MOMENTS]]))
-        dismissive = s.p("dismissive", "1")[agent]
-        worst = np.argsort(-dismissive)[:2]
-        # the worst moment: one brush-off is felt however polite the rest of a long call was
-        feats.append(Feature("dismissiveness", float(dismissive.max()),
-                             "agent stayed engaged with the problem", "agent brushed the customer off",
-                             [], [moment(conv, agent[k]) for k in worst if dismissive[k] >= 0.3]))
+        # the customer's need: what they said (a bare "okay" asks for little) and whether they were upset
+        need = np.array([units[c].weight * (2.0 if s.p("sentiment", "negative")[c] >= UPSET else 1.0) for c, _ in replies])
+        empathy = np.array([s.p("empathy", "1")[a] for _, a in replies])
+        shown = [call.unit_moment(replies[k][1]) for k in np.argsort(-empathy)[:TOP_MOMENTS] if empathy[k] >= 0.3]
+        upset = [call.unit_moment(c) for (c, _), n in zip(replies, need) if n > 1][:TOP_MOMENTS]
+        feats.append(Feature("acknowledgement", weighted_mean(empathy, need), moments=shown, lowering_moments=upset))
+        similarity = np.array([float(s.embeddings[c] @ s.embeddings[a]) for c, a in replies])
+        feats.append(Feature("builds_on_customer", weighted_mean(similarity, need),
+                             moments=[call.unit_moment(replies[k][1]) for k in np.argsort(-similarity)[:TOP_MOMENTS]],
+                             lowering_moments=[call.unit_moment(replies[k][1]) for k in np.argsort(similarity)[:TOP_MOMENTS]]))
     else:
-        feats += [Feature(n, None, "", "") for n in ("politeness", "dismissiveness")]
+        feats += [Feature("acknowledgement", None), Feature("builds_on_customer", None)]
+
+    if agent:
+        weight = call.weights(agent)
+        personal = s.p("personalisation", "1")[agent]
+        feats.append(Feature("personalisation", weighted_mean(personal, weight),
+                             moments=[call.unit_moment(agent[k]) for k in np.argsort(-personal * weight)[:TOP_MOMENTS]
+                                      if personal[k] >= SHOWN], lowering_moments=[]))
+        polite = (s.p("politeness", "polite") - s.p("politeness", "rude"))[agent]
+        order = np.argsort(polite * weight)
+        feats.append(Feature("politeness", weighted_mean(polite, weight),
+                             moments=[call.unit_moment(agent[k]) for k in order[::-1][:TOP_MOMENTS]],
+                             lowering_moments=[call.unit_moment(agent[k]) for k in order[:TOP_MOMENTS] if polite[k] < 0]))
+        dismissive = s.p("dismissive", "1")[agent]
+        words = np.array([units[k].words for k in agent], dtype=float)
+        worst = np.argsort(-dismissive * weight)[:2]
+        feats.append(Feature("dismissiveness", weighted_mean(dismissive, words), moments=[],
+                             lowering_moments=[call.unit_moment(agent[k]) for k in worst
+                                               if dismissive[k] >= SHOWN and weight[k] == 1.0]))
+    else:
+        feats += [Feature(n, None) for n in ("personalisation", "politeness", "dismissiveness")]
 
     if call.measured("interruptions"):
         events = [e for e in call.characteristics.interruptions.events if e.interrupter == AGENT]
         minutes = max(1.0, call.characteristics.handle_time.duration_ms / 60000)
-        feats.append(Feature("agent_interruptions", len(events) / minutes * 5, "agent let the customer finish",
-                             "agent talked over the customer",
-                             [span(AGENT, e.begin_ms, e.end_ms, e.text) for e in events[:TOP_MOMENTS]]))
+        feats.append(Feature("agent_interruptions", len(events) / minutes * 5,
+                             moments=[span(AGENT, e.begin_ms, e.end_ms, e.text) for e in events[:TOP_MOMENTS]]))
     else:
-        feats.append(Feature("agent_interruptions", None, "", ""))
+        feats.append(Feature("agent_interruptions", None))
 
     latency = call.characteristics.latency
     if call.measured("latency") and latency.median_ms is not None:
         slow = sorted(latency.responses, key=lambda r: -r.gap_ms)[:TOP_MOMENTS]
-        feats.append(Feature("response_latency", latency.median_ms / 1000, "agent answered promptly",
-                             "customer was left waiting for answers",
-                             [span(AGENT, r.customer_end_ms, r.agent_begin_ms, f"{r.gap_ms / 1000:.1f} s to answer") for r in slow if r.gap_ms > 1500]))
+        feats.append(Feature("response_latency", latency.median_ms / 1000,
+                             moments=[span(AGENT, r.customer_end_ms, r.agent_begin_ms, f"{r.gap_ms / 1000:.1f} s to answer")
+                                      for r in slow if r.gap_ms > 1500]))
     else:
-        feats.append(Feature("response_latency", None, "", ""))
+        feats.append(Feature("response_latency", None))
 
+    conv = call.conversation
     words = {p: sum(len(conv.turns[i].text.split()) for i in call.indices(p)) for p in (AGENT, CUSTOMER)}
     if len(conv.turns) >= MIN_TURNS_FOR_BALANCE and sum(words.values()):
-        share = words[AGENT] / sum(words.values())
-        feats.append(Feature("talk_imbalance", abs(share - 0.5), "a balanced exchange", "one party did most of the talking"))
+        feats.append(Feature("talk_imbalance", abs(words[AGENT] / sum(words.values()) - 0.5)))
     else:
-        feats.append(Feature("talk_imbalance", None, "", ""))
+        feats.append(Feature("talk_imbalance", None))
     return feats
-
-
-def _agent_mean(call: CallFacts, agent: list[int], head: str, cls: str, name: str, raises: str, lowers: str) -> Feature:
-    if not agent:
-        return Feature(name, None, raises, lowers)
-    p = call.signals.p(head, cls)[agent]
-    return Feature(name, float(p.mean()), raises, lowers,
-                   [moment(call.conversation, agent[k]) for k in np.argsort(-p)[:TOP_MOMENTS] if p[k] >= 0.5], [])

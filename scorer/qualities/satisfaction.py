@@ -1,7 +1,8 @@
 """Satisfaction: did the customer leave better off?
 
-Their sentiment over the call weighted to how it ends, gratitude at the close, whether the
-problem was solved on the call or deferred, transferred or left open, and the effort it took.
+Their sentiment over the call weighted to how it ends, how they close (thanks or a warm goodbye,
+a plain bye, or anger), whether the problem was solved on the call or deferred, transferred or
+left open, and the effort it took.
 """
 
 from __future__ import annotations
@@ -9,39 +10,60 @@ from __future__ import annotations
 import numpy as np
 
 from ..conversation import CUSTOMER
-from ..evidence import moment
-from . import CallFacts, Feature
+from . import CallFacts, Feature, FeatureSpec, weighted_mean, weighted_quantile
 
-# How much later customer turns count: the last turn weighs END_WEIGHT times the first.
+# How much later customer units count: the last weighs END_WEIGHT times the first.
 END_WEIGHT = 4.0
-# Thanks usually comes a turn or two before the goodbyes.
-CLOSING_TURNS = 3
+# The close: the customer's last units, read as a whole (thanks usually comes a unit or two before the goodbye).
+CLOSING_UNITS = 2
+# The worst moment is a low quantile of the customer's mood, not its minimum: one misheard fragment
+# is not a furious customer, and a longer call is not a worse one.
+WORST_QUANTILE = 0.1
 OUTCOME_VALUE = {"resolved": 1.0, "deferred": -0.3, "transferred": -0.5, "unresolved": -1.0}
+
+SPECS = (
+    FeatureSpec("customer_sentiment", +1, 0.9, 0.0, 0.4,
+                "the customer sounded positive, especially towards the end",
+                "the customer sounded negative, especially towards the end",
+                "the customer's sentiment over their units, later ones weighing up to 4x the first and fragments little"),
+    FeatureSpec("worst_moment", +1, 0.3, -0.5, 0.4,
+                "the customer was never seriously upset", "the customer was upset at one point",
+                "the customer's low point: the 10th percentile of their mood over units (a furious moment "
+                "rarely ends in delight; one misheard fragment is not one)"),
+    FeatureSpec("closing_gratitude", +1, 0.6, 0.0, 0.5,
+                "the customer closed warmly (thanks or a warm goodbye)", "the customer closed unhappy",
+                "how the customer's last two units close the call, read as a whole: thanks or a warm goodbye (+), "
+                "a plain \"bye\" (neutral), anger (-)", neutral=0.0),
+    FeatureSpec("outcome", +1, 0.9, 0.0, 0.8,
+                "the problem was resolved on the call", "the call did not end resolved",
+                "resolved on the call (+), deferred (\"I'll check and get back to you\"), transferred, unresolved (-)"),
+    FeatureSpec("customer_effort", -1, 0.6, 0.3, 0.3,
+                "the customer had little to do", "the customer had to work hard: repeats, holds or transfers",
+                "repeats, holds and silences, transfers, and the customer saying it was hard (\"third time I've called\")"),
+)
 
 
 def features(call: CallFacts) -> list[Feature]:
-    s, conv = call.signals, call.conversation
-    customer = call.indices(CUSTOMER)
+    s = call.unit_signals
+    customer = call.unit_indices(CUSTOMER)
     feats = []
     if customer:
-        mood = s.p("sentiment", "positive")[customer] - s.p("sentiment", "negative")[customer]
-        weights = END_WEIGHT ** np.linspace(0, 1, len(customer))
-        # the turns that pulled the weighted mood up, or down, the most
+        mood = (s.p("sentiment", "positive") - s.p("sentiment", "negative"))[customer]
+        weights = END_WEIGHT ** np.linspace(0, 1, len(customer)) * call.weights(customer)
+        # the units that pulled the weighted mood up, or down, the most
         pull = weights * mood
-        feats.append(Feature("customer_sentiment", float(pull.sum() / weights.sum()),
-                             "the customer sounded positive, especially towards the end",
-                             "the customer sounded negative, especially towards the end",
-                             [moment(conv, customer[k]) for k in np.argsort(-pull)[:2] if pull[k] > 0],
-                             [moment(conv, customer[k]) for k in np.argsort(pull)[:2] if pull[k] < 0]))
-        feats.append(Feature("worst_moment", float(mood.min()), "the customer was never seriously upset",
-                             "the customer was upset at one point", [moment(conv, customer[int(np.argmin(mood))])]))
-        closing = customer[-CLOSING_TURNS:]
-        thanks = s.p("gratitude", "1")[closing]
-        feats.append(Feature("closing_gratitude", float(thanks.max()), "the customer thanked the agent at the close",
-                             "the customer did not thank the agent at the close",
-                             [moment(conv, closing[int(np.argmax(thanks))])]))
+        feats.append(Feature("customer_sentiment", weighted_mean(mood, weights),
+                             moments=[call.unit_moment(customer[k]) for k in np.argsort(-pull)[:2] if pull[k] > 0],
+                             lowering_moments=[call.unit_moment(customer[k]) for k in np.argsort(pull)[:2] if pull[k] < 0]))
+        low = weighted_quantile(mood, call.weights(customer), WORST_QUANTILE)
+        feats.append(Feature("worst_moment", low, moments=[call.unit_moment(customer[int(np.argmin(np.abs(mood - low)))])]))
+        closing = customer[-CLOSING_UNITS:]
+        warmth = np.maximum(s.p("gratitude", "1")[closing], s.p("sentiment", "positive")[closing])
+        close = float(warmth.max() - s.p("sentiment", "negative")[closing[-1]])
+        feats.append(Feature("closing_gratitude", close, moments=[call.unit_moment(closing[int(np.argmax(warmth))])],
+                             lowering_moments=[call.unit_moment(closing[-1])]))
     else:
-        feats += [Feature(n, None, "", "") for n in ("customer_sentiment", "worst_moment", "closing_gratitude")]
+        feats += [Feature(n, None) for n in ("customer_sentiment", "worst_moment", "closing_gratitude")]
 
     outcome = call.outcome
     feats.append(Feature("outcome", OUTCOME_VALUE[outcome.status], f"the problem was {outcome.status} on the call",
@@ -49,5 +71,5 @@ def features(call: CallFacts) -> list[Feature]:
     effort = outcome.effort
     feats.append(Feature("customer_effort", effort.score / 100, "the customer had little to do",
                          "the customer had to work hard: repeats, holds or transfers",
-                         (effort.repeats + effort.effort_statements + effort.transfers + effort.holds)[:4]))
+                         effort.moments[:4]))
     return feats

@@ -1,13 +1,15 @@
-"""The lexicon/keyword baseline every head must beat: VADER for sentiment, phrase lists for the rest.
+"""The trivial baselines the models must beat: VADER for sentiment, phrase lists for the other heads,
+and for whole conversations the customer's closing thanks and the mean VADER compound.
 
-It is what a team would build in an afternoon without a model, kept so the model card can show
-what the transformer heads add on the same split.
+They are what a team would build in an afternoon without a model, kept so the model card can show
+what the models add on the same split.
 """
 
 from __future__ import annotations
 
 import re
 
+from ..conversation import CUSTOMER
 from ..heads import vader_scores
 
 KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -45,3 +47,13 @@ def predict(head: str, texts: list[str]) -> list[str]:
                 break
         out.append(label)
     return out
+
+
+def thanked_at_close(turns: list[dict]) -> float:
+    """1 when the customer says "thank" in the last three turns of the conversation, else 0."""
+    return float(any(t["speaker"] == CUSTOMER and "thank" in t["text"].lower() for t in turns[-3:]))
+
+
+def mean_vader(turns: list[dict]) -> float:
+    """The mean VADER compound of every turn: how positive the conversation reads to a lexicon."""
+    return float(vader_scores([t["text"] for t in turns])[:, 3].mean())

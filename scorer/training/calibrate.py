@@ -9,7 +9,9 @@ set can shrink a feature towards zero but never turn it into its opposite.
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,34 +20,19 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
-from ..qualities import QUALITIES, Profile, QualityModel
+from ..audio import check_file
+from ..batch import InputError, json_lines
+from ..qualities import QUALITIES, Profile, QualityModel, registry
 
 SEED = 0
 PRIOR_CALLS = 60  # how many labelled calls the hand-set definition is worth when fitting
-# name: (weight, centre, scale). The sign is the definition; the size is the prior.
-DEFAULTS: dict[str, dict[str, tuple[float, float, float]]] = {
-    "connection": {
-        "acknowledgement": (0.9, 0.25, 0.2), "builds_on_customer": (0.3, 0.35, 0.1),
-        "personalisation": (0.4, 0.15, 0.1), "politeness": (0.5, 0.3, 0.25),
-        "dismissiveness": (-0.8, 0.25, 0.25), "agent_interruptions": (-0.6, 0.5, 1.0),
-        "response_latency": (-0.4, 1.0, 1.0), "talk_imbalance": (-0.3, 0.15, 0.1),
-    },
-    "energy": {
-        "agent_pitch_variation": (0.6, 2.0, 1.0), "agent_loudness_dynamics": (0.3, 3.0, 2.0),
-        "agent_loudness": (0.3, -26.0, 6.0), "agent_pace_off_band": (-0.4, 10.0, 20.0), "proactive_language": (0.6, 0.2, 0.15),
-        "positive_language": (0.4, 0.2, 0.15), "dead_air": (-0.7, 0.05, 0.1),
-        "customer_energy_trend": (0.5, 0.0, 0.5),
-    },
-    "satisfaction": {
-        "customer_sentiment": (0.9, 0.0, 0.4), "worst_moment": (0.3, -0.5, 0.4),
-        "closing_gratitude": (0.6, 0.4, 0.35), "outcome": (0.9, 0.0, 0.8), "customer_effort": (-0.6, 0.3, 0.3),
-    },
-}
 
 
 def default_profile() -> Profile:
-    models = {q: QualityModel(0.0, {n: w for n, (w, _, _) in spec.items()}, {n: c for n, (_, c, _) in spec.items()},
-                              {n: s for n, (_, _, s) in spec.items()}) for q, spec in DEFAULTS.items()}
+    """The hand-set definition, from each feature's ``FeatureSpec``: its sign is the definition,
+    its prior the size, its centre and scale a typical value and a notable difference."""
+    models = {q: QualityModel(0.0, {n: f.sign * f.prior for n, f in specs.items()}, {n: f.centre for n, f in specs.items()},
+                              {n: f.scale for n, f in specs.items()}) for q, specs in registry().items()}
     return Profile("default", 1, models)
 
 
@@ -117,7 +104,7 @@ def agreement(scores, labels) -> dict:
         keep = low | high
         auc = round(float(roc_auc_score(high[keep], scores[keep])), 3)
     rho = spearmanr(scores, labels).statistic if len(set(labels)) > 1 and len(set(scores)) > 1 else float("nan")
-    return {"n": int(len(labels)), "spearman": round(float(rho), 3), "auc_low_vs_high": auc}
+    return {"n": int(len(labels)), "spearman": None if math.isnan(rho) else round(float(rho), 3), "auc_low_vs_high": auc}
 
 
 def fit_profile(rows_by_quality: dict[str, list[dict]], labels_by_quality: dict[str, np.ndarray], base: Profile,
@@ -138,70 +125,115 @@ def fit_profile(rows_by_quality: dict[str, list[dict]], labels_by_quality: dict[
 # --- a centre's labels against earlier results ---------------------------------------------------
 
 
-def read_results(path: Path) -> dict[str, dict]:
-    results = {}
-    for line in Path(path).read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if row.get("id") is not None and row.get("scores"):
-                results[str(row["id"])] = row
-    return results
+def read_results(path: Path) -> tuple[dict[str, dict], dict[str, str]]:
+    """Scored calls by id from JSON Lines results (a later row for an id wins: a rerun retried
+    it), and the lines that could not be read, by line number, with the reason."""
+    results, unreadable = {}, {}
+    for n, row in json_lines(path):
+        if isinstance(row, InputError):
+            unreadable[f"line {n}"] = str(row).removeprefix(f"{path} line {n}: ")
+        elif not isinstance(row, dict) or not isinstance(row.get("id"), (str, int)):
+            unreadable[f"line {n}"] = "not a result row (an object with an id)"
+        elif isinstance(row.get("scores"), dict) and row["scores"]:
+            results[str(row["id"])] = row
+    if not results:
+        raise ValueError(f"{path}: no scored calls in it (from `hostscore score-dir` or `score-transcript`)")
+    return results, unreadable
 
 
 def read_labels(path: Path, quality: str = "satisfaction") -> dict[str, dict[str, float]]:
     """quality -> call id -> label. Columns: ``id`` (or ``call_id``) and either ``label`` (for
-    ``quality``) or one column per quality name."""
-    with Path(path).open(newline="") as f:
-        reader = csv.DictReader(f)
-        columns = reader.fieldnames or []
-        id_column = next((c for c in ("id", "call_id") if c in columns), None)
-        if id_column is None:
-            raise ValueError(f"{path}: needs an 'id' or 'call_id' column, found {columns}")
-        targets = {q: q for q in QUALITIES if q in columns} or ({quality: "label"} if "label" in columns else {})
-        if not targets:
-            raise ValueError(f"{path}: needs a 'label' column or one named after a quality ({', '.join(QUALITIES)})")
-        labels: dict[str, dict[str, float]] = {q: {} for q in targets}
-        for row in reader:
-            for q, column in targets.items():
-                if row.get(column) not in (None, ""):
-                    labels[q][str(row[id_column])] = float(row[column])
+    ``quality``) or one column per quality name. A row with too few or too many fields, an id
+    labelled twice, or a label that is not a finite number is refused with its line number."""
+    path = Path(path)
+    check_file(path, InputError)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte {e.start + 1})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    columns = [c.strip() for c in next(reader, [])]
+    id_column = next((columns.index(c) for c in ("id", "call_id") if c in columns), None)
+    if id_column is None:
+        raise ValueError(f"{path}: needs an 'id' or 'call_id' column, found {columns}")
+    targets = {q: columns.index(q) for q in QUALITIES if q in columns}
+    if not targets and "label" in columns:
+        targets = {quality: columns.index("label")}
+    if not targets:
+        raise ValueError(f"{path}: needs a 'label' column or one named after a quality ({', '.join(QUALITIES)})")
+    labels: dict[str, dict[str, float]] = {q: {} for q in targets}
+    first_line: dict[str, int] = {}
+    for row in reader:
+        where = f"{path} line {reader.line_num}"
+        if not any(field.strip() for field in row):
+            continue
+        if len(row) != len(columns):
+            raise ValueError(f"{where}: has {len(row)} fields, the header has {len(columns)}")
+        call_id = row[id_column].strip()
+        if not call_id:
+            raise ValueError(f"{where}: the {columns[id_column]} is empty")
+        if call_id in first_line:
+            raise ValueError(f"{where}: {call_id!r} is labelled again (first on line {first_line[call_id]})")
+        first_line[call_id] = reader.line_num
+        for q, column in targets.items():
+            value = row[column].strip()
+            if not value:
+                continue
+            try:
+                number = float(value)
+            except ValueError:
+                number = float("nan")
+            if not math.isfinite(number):
+                raise ValueError(f"{where}: {columns[column]} {value!r} is not a number")
+            labels[q][call_id] = number
+    if not any(labels.values()):
+        raise ValueError(f"{path}: has no labels")
     return labels
 
 
 def joined(results: dict[str, dict], labels: dict[str, dict[str, float]]):
     rows, values, missing = {}, {}, {}
     for q, by_id in labels.items():
-        ids = [i for i in by_id if i in results and results[i]["scores"].get(q)]
+        ids = [i for i in by_id if i in results and isinstance(results[i]["scores"].get(q), dict)]
         missing[q] = sorted(set(by_id) - set(ids))
-        rows[q] = [results[i]["scores"][q]["features"] for i in ids]
+        rows[q] = [results[i]["scores"][q].get("features") or {} for i in ids]
         values[q] = np.array([by_id[i] for i in ids], dtype=float)
     return rows, values, missing
 
 
 def evaluate(labels_path: Path, results_path: Path, quality: str = "satisfaction") -> dict:
-    results = read_results(results_path)
+    results, unreadable = read_results(results_path)
     labels = read_labels(labels_path, quality)
     report = {}
     for q, by_id in labels.items():
-        ids = [i for i in by_id if i in results and results[i]["scores"].get(q)]
-        report[q] = agreement([results[i]["scores"][q]["score"] for i in ids], [by_id[i] for i in ids])
+        ids = [i for i in by_id if i in results and isinstance(results[i]["scores"].get(q), dict)]
+        scores = [results[i]["scores"][q].get("score") for i in ids]
+        report[q] = agreement(scores, [by_id[i] for i in ids]) if ids else {"n": 0, "spearman": None, "auc_low_vs_high": None}
         report[q]["missing"] = len(by_id) - len(ids)
+    if unreadable:
+        report["unreadable_result_lines"] = unreadable
     return report
 
 
 def calibrate(labels_path: Path, results_path: Path, base: Profile, out: Path, quality: str = "satisfaction",
               min_calls: int = 20) -> dict:
-    results = read_results(results_path)
+    results, unreadable = read_results(results_path)
     rows, values, missing = joined(results, read_labels(labels_path, quality))
     for q, v in values.items():
         if len(v) < min_calls:
             raise ValueError(f"{q}: only {len(v)} labelled calls match the results; calibration needs at least {min_calls}")
+        if np.ptp(v) == 0:
+            raise ValueError(f"{q}: all {len(v)} labels are {v[0]:g}; calibration needs labels that differ")
     out = Path(out)
     version = load_version(out) + 1
     profile, report = fit_profile(rows, values, base, name=out.stem, version=version)
     profile.metrics["based_on"] = f"{base.name} v{base.version}"
     profile.save(out)
-    return {"profile": str(out), "version": version, "agreement": report, "unmatched_labels": {q: len(m) for q, m in missing.items()}}
+    summary = {"profile": str(out), "version": version, "agreement": report,
+               "unmatched_labels": {q: len(m) for q, m in missing.items()}}
+    if unreadable:
+        summary["unreadable_result_lines"] = unreadable
+    return summary
 
 
 def load_version(path: Path) -> int:

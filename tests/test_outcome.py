@@ -1,0 +1,145 @@
+"""Outcome and customer effort on calls shaped like real ones: holds with their silences, lookups
+without an announcement, a transfer said twice, and the same call with its middle repeated."""
+
+import numpy as np
+import pytest
+
+from scorer.characteristics import measure
+from scorer.conversation import AGENT, CUSTOMER, from_dict
+from scorer.heads import predict
+from scorer.outcome import distinct_transfers, find_holds, measure_effort, stated_transfers
+
+
+def timed(lines: list[tuple[str, float, float, str]]) -> dict:
+    """A conversation from (speaker, begin s, end s, text) lines."""
+    return {"turns": [{"speaker": who, "begin_ms": int(b * 1000), "end_ms": int(e * 1000), "text": text}
+                      for who, b, e, text in lines]}
+
+
+def effort_of(data: dict):
+    conversation = from_dict(data)
+    characteristics = measure(conversation)
+    signals = predict([t.text for t in conversation.turns], [t.speaker for t in conversation.turns])
+    return measure_effort(conversation, signals, characteristics, stated_transfers(conversation, signals))
+
+
+A, C = AGENT, CUSTOMER
+
+ANNOUNCED_HOLD = timed([
+    (A, 0, 4, "Thanks for calling Riverside Garage, this is Sam."),
+    (C, 4.5, 9, "Hi, I'm calling about my car, it's in for a service today."),
+    (A, 9.5, 14, "Sure, can you hold for a moment while I check with the workshop?"),
+    (C, 14.3, 15, "Sure."),
+    # 60 s of hold: nobody speaks
+    (A, 75, 81, "Thank you for holding. The car's ready, you can collect it after three."),
+    (C, 81.5, 84, "Oh great, thank you."),
+    (A, 84.5, 86, "You're welcome, bye now."),
+])
+
+
+def test_an_announced_hold_and_its_silence_are_one_hold_with_its_time():
+    effort = effort_of(ANNOUNCED_HOLD)
+    assert len(effort.holds) == 1, "thanking the customer for holding is not a second hold"
+    hold = effort.holds[0]
+    assert hold.begin_ms == 15000 and hold.end_ms == 75000 and hold.duration_ms == 60000
+    assert hold.announcement is not None and hold.announcement.turn == 2
+    assert hold.return_thanks is not None and hold.return_thanks.turn == 4
+    assert effort.hold_ms == 60000 and effort.dead_air == []
+
+
+def test_the_customer_speaking_into_a_hold_does_not_split_it():
+    lines = ANNOUNCED_HOLD["turns"][:4] + timed([(C, 45, 46, "Hello?")])["turns"] + ANNOUNCED_HOLD["turns"][4:]
+    effort = effort_of({"turns": lines})
+    assert len(effort.holds) == 1 and effort.holds[0].duration_ms == 60000
+
+
+def test_account_holder_and_household_are_not_holds():
+    effort = effort_of(timed([
+        (A, 0, 4, "Are you the account holder, or someone else in the household?"),
+        (C, 4.5, 6, "I'm the account holder."),
+        (A, 6.5, 9, "Lovely, thank you."),
+        # 7 s while the agent reads the account
+        (A, 16, 20, "Okay, I can see the payment went through yesterday."),
+    ]))
+    assert effort.holds == []
+    assert len(effort.dead_air) == 1 and effort.dead_air[0].begin_ms == 9000
+
+
+def test_holds_in_text_without_times_are_counted_once_per_announcement():
+    conversation = from_dict({"turns": [
+        {"speaker": "AGENT", "text": "Let me check that, please hold."},
+        {"speaker": "CUSTOMER", "text": "Okay."},
+        {"speaker": "AGENT", "text": "Thanks for holding, I've found your order."},
+        {"speaker": "CUSTOMER", "text": "Are you the account holder's wife? No, I'm the account holder."},
+    ]})
+    holds, dead_air = find_holds(conversation, None)
+    assert len(holds) == 1 and holds[0].duration_ms is None and dead_air == []
+    assert holds[0].announcement.turn == 0 and holds[0].return_thanks.turn == 2
+
+
+def lookup_call(pauses: int) -> dict:
+    """A call where the agent goes quiet for 8 s, unannounced, each time they look something up."""
+    lines = [(A, 0, 4, "Thanks for calling Northside Motors, this is Jo, how can I help?"),
+             (C, 4.5, 10, "Hi, I wanted to check when my car's service is due.")]
+    clock = 10.5
+    for k in range(pauses):
+        lines += [(A, clock, clock + 3, "Okay, let me see here."),
+                  (A, clock + 11, clock + 15, f"Right, I've got record number {k + 1} up now.")]
+        lines.append((C, clock + 15.5, clock + 17, "Okay."))
+        clock += 17.5
+    lines += [(A, clock, clock + 6, "So the next service is due in March, we'll send a reminder."),
+              (C, clock + 6.5, clock + 8, "Great, thanks, bye.")]
+    return timed(lines)
+
+
+def test_unannounced_lookup_pauses_are_dead_air_with_a_small_effect():
+    effort = effort_of(lookup_call(5))
+    assert effort.holds == [] and len(effort.dead_air) == 5
+    assert all(7000 <= m.end_ms - m.begin_ms <= 9000 for m in effort.dead_air)
+    assert effort.score <= 15, effort
+
+
+def test_a_transfer_said_twice_is_one_transfer_and_only_the_agent_transfers():
+    effort = effort_of(timed([
+        (A, 0, 3, "Platinum Motors service, this is Michelle."),
+        (C, 3.5, 9, "Hi, I need a new windscreen, someone cracked mine in the car park."),
+        (A, 9.5, 17, "We don't do glass here, I'm afraid, I'll transfer you to Clearview Glass, they do all our windscreens."),
+        (C, 17.5, 20, "Okay, can you put me through to a manager first?"),
+        (A, 20.5, 25, "They'll sort you out quicker, I'm transferring you to Clearview Glass now."),
+        (C, 25.5, 26.5, "Okay."),
+    ]))
+    assert len(effort.transfers) == 1 and effort.transfers[0].speaker == AGENT
+
+
+def test_distinct_transfers_are_kept_apart():
+    conversation = from_dict(timed([(A, 0, 5, "x"), (C, 5, 6, "y"), (A, 60, 65, "x"), (C, 65, 66, "y"), (A, 300, 305, "x")]))
+    assert distinct_transfers(conversation, [0, 2, 4]) == [0, 4]
+
+
+def repeat_middle(times: int) -> dict:
+    """A call whose middle (a detail asked and answered, a lookup, an explanation) happens ``times`` times."""
+    lines = [(A, 0, 4, "Thanks for calling Brightline, this is Dana, how can I help?"),
+             (C, 4.5, 14, "Hi, this is the third time I've called about my bill, it's still wrong and I'm fed up."),
+             (A, 14.5, 19, "I'm sorry about that, let's get it sorted. Can you hold for a moment while I open it?"),
+             (C, 19.5, 20, "Sure."),
+             (A, 50, 56, "Thanks for holding. I've got the bill open now.")]
+    clock = 56.5
+    for k in range(times):
+        lines += [(A, clock, clock + 4, f"And can you confirm the charge on line {k + 1} for me?"),
+                  (C, clock + 4.5, clock + 6, "Yes, that one's fine."),
+                  (A, clock + 6.5, clock + 8, "Okay, let me check."),
+                  (A, clock + 15, clock + 21, "Right, that matches what we have on our side."),
+                  (C, clock + 21.5, clock + 22.5, "Okay.")]
+        clock += 23
+    lines += [(A, clock, clock + 8, "So I've taken the duplicate charge off, you'll see the credit on this bill."),
+              (C, clock + 8.5, clock + 11, "Okay, good, bye.")]
+    return timed(lines)
+
+
+def test_effort_does_not_drift_when_the_middle_of_the_call_repeats():
+    once, five = effort_of(repeat_middle(1)), effort_of(repeat_middle(5))
+    print(f"effort with the middle once {once.score}, five times {five.score}; rates {once.rates} / {five.rates}")
+    assert len(once.holds) == len(five.holds) == 1
+    assert len(five.dead_air) == 5 * len(once.dead_air)
+    assert abs(once.score - five.score) < 5
+    assert once.score >= 15, "an effort statement and a hold are effort"
