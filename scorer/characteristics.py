@@ -212,16 +212,10 @@ def measure(
     mono recording: its one transcription gives one word at a time, so interruptions are skipped."""
     turns = conversation.turns
     skipped: dict[str, str] = {}
-    voice = None
     if party_audio is None:
         skipped["loudness"] = skipped["vocal_effort"] = skipped["pitch"] = "no audio: text-only conversation"
     if not conversation.timed:
-        skipped.update(dict.fromkeys(UNTIMED_MEASURES, UNTIMED))
-        talk = {p: PartyTalk(None, None, sum(t.speaker == p for t in turns), sum(len(_tokens(t)) for t in turns if t.speaker == p), None)
-                for p in PARTIES}
-        untimed_turns = [TurnMeasure(i, t.speaker, None, None, len(_tokens(t)), None, None, None, None, None, None, None)
-                         for i, t in enumerate(turns)]
-        return Characteristics(None, talk, None, None, None, untimed_turns, None, skipped, timed=False)
+        return _untimed(turns, skipped)
 
     spurts = {p: _stretches([t for t in turns if t.speaker == p], SPURT_GAP_MS) for p in PARTIES}
     utterances = {p: _stretches([t for t in turns if t.speaker == p], PAUSE_MS) for p in PARTIES}
@@ -231,6 +225,7 @@ def measure(
     duration = max(conversation.duration_ms, audio_ms, everyone[-1][1] if everyone else 0)
 
     turn_measures = [_turn_measure(i, t) for i, t in enumerate(turns)]
+    voice = None
     if party_audio is not None:
         voice = _voice(turns, turn_measures, {p: _mono(p, x) for p, x in party_audio.items()}, skipped)
     interruptions = None
@@ -254,6 +249,16 @@ def measure(
         voice=voice,
         skipped=skipped,
     )
+
+
+def _untimed(turns: list[Turn], skipped: dict[str, str]) -> Characteristics:
+    """Text without times: counts only; every time-based measure is None and listed as skipped."""
+    skipped.update(dict.fromkeys(UNTIMED_MEASURES, UNTIMED))
+    talk = {p: PartyTalk(None, None, sum(t.speaker == p for t in turns),
+                         sum(len(_tokens(t)) for t in turns if t.speaker == p), None) for p in PARTIES}
+    measures = [TurnMeasure(i, t.speaker, None, None, len(_tokens(t)), None, None, None, None, None, None, None)
+                for i, t in enumerate(turns)]
+    return Characteristics(None, talk, None, None, None, measures, None, skipped, timed=False)
 
 
 # --- time-based measures --------------------------------------------------------------------

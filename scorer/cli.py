@@ -17,9 +17,9 @@ SILENCE_MS_RANGE = (100, 3_600_000)
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parser().parse_args(argv)
-    try:
-        from .settings import settings
+    from .settings import settings
 
+    try:
         settings()  # a bad HOSTSCORE_* value is refused before any work
         return args.run(args) or 0
     except (ValueError, OSError) as e:  # AudioError, InputError, SettingsError are ValueErrors
@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hostscore: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug, not the input: still one line, the traceback on request
+        if settings().debug:
+            raise
+        print(f"hostscore: error: unexpected {type(e).__name__}: {_one_line(e)} (a bug in hostscore;"
+              " HOSTSCORE_DEBUG=1 shows where)", file=sys.stderr)
+        return 2
 
 
 def _one_line(error: BaseException) -> str:

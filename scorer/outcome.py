@@ -18,10 +18,10 @@ STATUSES = ("resolved", "deferred", "transferred", "unresolved")
 OUTCOME_MODEL_PATH = Path(__file__).parent / "data" / "outcome.json"
 STATED = {"resolved": "resolved", "deferred": "deferred", "transferred": "transfer"}  # status -> outcome head class
 # The close of the call is read in windows of WINDOW_WORDS words every WINDOW_STRIDE words over its
-# last CLOSE_WORDS words (about the last 20 s of talk), and the customer's last CUSTOMER_CLOSE_WORDS.
-WINDOW_WORDS = 30
+# last CLOSE_WORDS words (about the last 40 s of talk), and the customer's last CUSTOMER_CLOSE_WORDS.
+WINDOW_WORDS = 20
 WINDOW_STRIDE = 10
-CLOSE_WORDS = 60
+CLOSE_WORDS = 100
 CUSTOMER_CLOSE_WORDS = 30
 WORD = re.compile(r"[\w']+")
 OUTCOME_THRESHOLD = 0.6  # a turn states an outcome when its head says so with this probability
@@ -162,7 +162,10 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
     with; by default the shipped ones). The evidence is the turns of the close window that says it
     most strongly (for unresolved, how the customer left)."""
     windows, close = read_close(conversation, heads or load_heads())
-    p = model.predict_proba(call_outcome_features(close)[None, :])[0]
+    x = call_outcome_features(close)
+    if model.coef.shape[1] != len(x):  # TEMPORARY (helper h2): an outcome.json from before the close windows
+        x = _turn_max_features(conversation, signals)
+    p = model.predict_proba(x[None, :])[0]
     status = model.classes[int(np.argmax(p))]
     if status == "unresolved":
         evidence = _customer_turns(conversation)[-2:]
@@ -175,6 +178,23 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
         if status == "transferred" else []
     effort = measure_effort(conversation, signals, characteristics, transfers)
     return Outcome(status, round(float(p.max()), 3), [moment(conversation, i) for i in evidence], effort)
+
+
+def _turn_max_features(conversation: Conversation, signals: TurnSignals) -> np.ndarray:
+    """TEMPORARY (helper h2): the features of the outcome.json shipped before the close windows; remove once retrained."""
+    probs = signals.probs["outcome"]
+    n = len(conversation.turns)
+    speakers = np.array([t.speaker for t in conversation.turns])
+    late = np.arange(n) >= (2 * n) // 3
+    row = []
+    for k in range(1, len(HEADS["outcome"])):
+        for mask in (speakers == AGENT, speakers == CUSTOMER, late & (speakers == AGENT), late & (speakers == CUSTOMER)):
+            row.append(float(probs[mask, k].max()) if mask.any() else 0.0)
+    closing = _customer_turns(conversation)[-2:]
+    mood = signals.p("sentiment", "positive") - signals.p("sentiment", "negative")
+    row.append(float(signals.p("gratitude", "1")[closing].max()) if closing else 0.0)
+    row.append(float(mood[closing].mean()) if closing else 0.0)
+    return np.array(row, dtype=np.float32)
 
 
 def _stated(signals: TurnSignals, cls: str) -> list[int]:

@@ -136,7 +136,7 @@ class Scorer:
             who = f"the {side} channel ({parties[i].lower()})"
             if dead[i]:
                 skipped[f"channel.{side}"] = (f"{who} is silent: voice activity found no speech in its "
-                                              f"{len(channels[i]) / SAMPLE_RATE:.0f} s (peak {_peak_dbfs(channels[i]):.0f} dBFS): "
+                                              f"{len(channels[i]) / SAMPLE_RATE:.0f} s ({_peak(channels[i])}): "
                                               "a dead channel")
             elif not words[i]:
                 heard = "only echo of the other side" if echo[i] else "nothing Whisper took for words"
@@ -179,7 +179,7 @@ class Scorer:
     def _mono(self, samples, progress, skipped, duration_ms):
         if not has_speech(samples):
             skipped["speech"] = (f"the recording is silent: voice activity found no speech in its {len(samples) / SAMPLE_RATE:.0f} s "
-                                 f"(peak {_peak_dbfs(samples):.0f} dBFS)")
+                                 f"({_peak(samples)})")
             return Conversation([], duration_ms), {AGENT: samples, CUSTOMER: samples}, Speakers("mono-diarization", None, 0.0)
         with self._stage("transcription"):
             transcript = self.transcriber.transcribe(samples, progress)
@@ -269,9 +269,10 @@ def _duplicated(channels: list[np.ndarray]) -> bool:
     return float((sab - sa * sb / n) / np.sqrt(var_a * var_b)) > DUPLICATE_CHANNEL_CORRELATION
 
 
-def _peak_dbfs(samples: np.ndarray) -> float:
+def _peak(samples: np.ndarray) -> str:
+    """The loudest sample, in words: how a channel judged silent was measured."""
     peak = max(float(samples.max(initial=0.0)), -float(samples.min(initial=0.0)))
-    return 20 * np.log10(max(peak, 1e-10))
+    return f"peak {20 * np.log10(peak):.0f} dBFS" if peak > 0 else "every sample zero"
 
 
 def _report_non_speech(segments: list[Segment], skipped: dict[str, str]) -> None:

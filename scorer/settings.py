@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     cache: Path = DEFAULT_CACHE
     profile: Path | None = None
     models_dir: Path | None = None
+    debug: bool = False  # show the traceback of an unexpected error
 
     @field_validator("cache")
     @classmethod

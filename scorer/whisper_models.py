@@ -79,7 +79,13 @@ def openai_checkpoint(name_or_path) -> Path:
     if not target.is_file():
         import torch
 
-        checkpoint = convert_ct2_to_openai(read_ct2_model(source / "model.bin"))
+        try:
+            checkpoint = convert_ct2_to_openai(read_ct2_model(source / "model.bin"))
+        except (struct.error, ValueError, IndexError, KeyError) as e:
+            if str(e).startswith(str(source)):
+                raise
+            raise ValueError(f"{source / 'model.bin'}: a damaged or unsupported CTranslate2 Whisper model"
+                             f" ({type(e).__name__}: {e})") from None
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
         torch.save(checkpoint, tmp)

@@ -141,6 +141,16 @@ def test_truncated_mp3_is_decoded_with_a_note(speech, tmp_path):
     assert "cut short" in partial.notes["audio.truncated"]
 
 
+def test_truncated_call_is_scored_with_a_note_that_it_is_partial(scorer, resolved_stereo_16k, tmp_path):
+    data = resolved_stereo_16k.path.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    result = scorer.score_file(cut)
+    assert "cut short" in result.skipped["audio.truncated"]
+    assert result.turns and result.scores["connection"] is not None
+    assert result.call.duration_ms < 0.65 * load_audio(resolved_stereo_16k.path).duration_ms
+
+
 def test_corrupt_mp3_is_one_line(speech, tmp_path):
     mp3 = tmp_path / "speech.mp3"
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(speech), "-c:a", "libmp3lame", str(mp3)], check=True)

@@ -16,11 +16,12 @@ def timed(lines: list[tuple[str, float, float, str]]) -> dict:
                       for who, b, e, text in lines]}
 
 
-def effort_of(data: dict):
+def effort_of(data: dict, transfer_turns: tuple[int, ...] = ()):
+    """Effort on a call that is not transferred, unless ``transfer_turns`` says where it was."""
     conversation = from_dict(data)
     characteristics = measure(conversation)
     signals = predict([t.text for t in conversation.turns], [t.speaker for t in conversation.turns])
-    return measure_effort(conversation, signals, characteristics, stated_transfers(conversation, signals))
+    return measure_effort(conversation, signals, characteristics, list(transfer_turns))
 
 
 A, C = AGENT, CUSTOMER
@@ -99,16 +100,28 @@ def test_unannounced_lookup_pauses_are_dead_air_with_a_small_effect():
     assert effort.score <= 15, effort
 
 
-def test_a_transfer_said_twice_is_one_transfer_and_only_the_agent_transfers():
-    effort = effort_of(timed([
-        (A, 0, 3, "Platinum Motors service, this is Michelle."),
-        (C, 3.5, 9, "Hi, I need a new windscreen, someone cracked mine in the car park."),
-        (A, 9.5, 17, "We don't do glass here, I'm afraid, I'll transfer you to Clearview Glass, they do all our windscreens."),
-        (C, 17.5, 20, "Okay, can you put me through to a manager first?"),
-        (A, 20.5, 25, "They'll sort you out quicker, I'm transferring you to Clearview Glass now."),
-        (C, 25.5, 26.5, "Okay."),
-    ]))
-    assert len(effort.transfers) == 1 and effort.transfers[0].speaker == AGENT
+REFERRAL = timed([
+    (A, 0, 3, "Platinum Motors service, this is Michelle."),
+    (C, 3.5, 9, "Hi, I need a new windscreen, someone cracked mine in the car park."),
+    (A, 9.5, 17, "We don't do glass here, I'm afraid, I'll transfer you to Clearview Glass, they do all our windscreens."),
+    (C, 17.5, 21, "No, I want to speak to your manager, put me through to a manager right now."),
+    (A, 21.5, 26, "They'll sort you out quicker, I'm transferring you to Clearview Glass now."),
+    (C, 26.5, 27.5, "Okay."),
+])
+
+
+def test_only_the_agent_transfers():
+    conversation = from_dict(REFERRAL)
+    signals = predict([t.text for t in conversation.turns], [t.speaker for t in conversation.turns])
+    transfers = stated_transfers(conversation, signals)
+    assert 3 not in transfers, "the customer asking for a manager is not a transfer"
+    assert set(transfers) <= {0, 2, 4} and transfers
+
+
+def test_a_referral_said_twice_is_one_transfer():
+    effort = effort_of(REFERRAL, transfer_turns=(2, 4))
+    assert len(effort.transfers) == 1 and effort.transfers[0].turn == 2
+    assert effort.rates["transfers"] == 1.0
 
 
 def test_distinct_transfers_are_kept_apart():

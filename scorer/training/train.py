@@ -17,8 +17,8 @@ from . import baseline, corpus
 from .calibrate import agreement, default_profile, fit_profile, normalise
 from ..encoder import embed
 from ..conversation import AGENT, CUSTOMER, from_dict
-from ..heads import HEADS, HEADS_PATH, Head, features, load_heads, predict, save_heads, vader_scores
-from ..outcome import OUTCOME_MODEL_PATH, STATUSES, call_outcome_features
+from ..heads import HEADS, HEADS_PATH, Head, features, load_heads, save_heads, vader_scores
+from ..outcome import OUTCOME_MODEL_PATH, STATUSES, call_outcome_features, read_close
 from ..qualities import PROFILE_PATH, QUALITIES, Profile
 from ..speakers import PARTY_CLASSES, PARTY_MODEL_PATH, agent_leaning
 
@@ -121,10 +121,9 @@ def train_heads(out: Path, emorynlp_dir: Path | None = None, log=print) -> list[
 
 
 def train_outcome(out: Path, heads: dict[str, Head], log=print) -> dict:
-    """The call-level outcome classifier over the turn heads, on the corpus conversations."""
+    """The call-level outcome classifier over the close of each corpus conversation read by the turn heads."""
     conversations = corpus.conversations()
-    x = np.array([call_outcome_features(c, predict([t.text for t in c.turns], [t.speaker for t in c.turns], heads))
-                  for c in (from_dict(row) for row in conversations)])
+    x = np.array([call_outcome_features(read_close(from_dict(row), heads)[1]) for row in conversations])
     y = np.array([c["outcome"] for c in conversations])
     train_rows = np.array([not c["test"] for c in conversations])
     head, c, cv_f1 = fit_head("call_outcome", x[train_rows], y[train_rows], classes=STATUSES)
