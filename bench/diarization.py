@@ -57,7 +57,6 @@ SYNTH_CALLS = {
     "5 min, customer first, joe / espeak m3": (synth.long_call(5, customer_first=True), "joe", "espeak:en-us+m3"),
     "6 min, customer first, espeak f2 / joe": (synth.long_call(6, customer_first=True), "espeak:en-us+f2", "joe"),
     "5 min, agent first, joe / joe +4 st slower": (pitched(synth.long_call(5), CUSTOMER, 400, 1.1), "joe", "joe"),
-    "10 min, customer first, joe / espeak m1": (synth.long_call(10, customer_first=True), "joe", "espeak:en-us+m1"),
     "booking, customer first, joe / espeak f3": (synth.BOOKING_CALL, "joe", "espeak:en-us+f3"),
     "booking, customer first, espeak m3 / espeak f4": (synth.BOOKING_CALL, "espeak:en-us+m3", "espeak:en-us+f4"),
 }

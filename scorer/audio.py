@@ -114,6 +114,8 @@ def load_audio(path, max_duration_s: float | None = None) -> Audio:
     check_file(path, AudioError)
     if max_duration_s is None:
         max_duration_s = default_max_duration_s()
+    if not 0 < max_duration_s < float("inf"):  # NaN fails this too, rather than switching the limit off
+        raise ValueError(f"max_duration_s must be a number of seconds above 0, not {max_duration_s!r}")
 
     try:
         # libsndfile's MP3 decoder prints its complaints straight to the terminal; ffmpeg's are caught.
@@ -250,6 +252,8 @@ def _decode_soundfile(path: Path, info, max_duration_s: float) -> _Decoded:
         with sf.SoundFile(str(path)) as f:
             while len(block := f.read(BLOCK_S * info.samplerate, dtype="float32", always_2d=True)):
                 decoded.add(block)
+                # a header that gave no length, or a wrong one, does not let a file run past the limit
+                _check_header(path, info.channels, info.samplerate, decoded.decoded_s, max_duration_s)
     except (sf.LibsndfileError, RuntimeError) as e:
         if decoded.decoded_s < MIN_TRUNCATED_S:
             raise AudioError(f"{path}: damaged {info.format} audio ({_one_line(str(e))})") from None

@@ -52,7 +52,8 @@ def parse_json(raw: bytes, where: str) -> object:
         return json.loads(text)
     except json.JSONDecodeError as e:
         place = f"line {e.lineno} column {e.colno}" if text.count("\n") else f"column {e.colno}"
-        raise InputError(f"{where}: not valid JSON ({e.msg} at {place})") from None
+        hint = "; many conversations, one per line, go in a .jsonl file" if e.msg == "Extra data" else ""
+        raise InputError(f"{where}: not valid JSON ({e.msg} at {place}{hint})") from None
     except RecursionError:
         raise InputError(f"{where}: JSON nested too deeply to be a conversation") from None
 

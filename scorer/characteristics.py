@@ -232,7 +232,8 @@ def measure(
     if overlap_measurable:
         interruptions = _interruptions(spurts, utterances)
     else:
-        skipped["interruptions"] = "mono recording: one transcription gives one word at a time, so it cannot show both parties speaking at once"
+        skipped["interruptions"] = ("mono recording: one transcription gives one word at a time, so it cannot show "
+                                    "both parties speaking at once")
 
     return Characteristics(
         handle_time=HandleTime(

@@ -205,7 +205,11 @@ def score_transcript(args) -> int:
     scorer = _scorer(args, audio=False)
     with _output(args.out) as out:
         if lines:
-            _, failed = score_json_lines(scorer, args.conversation, lambda row: out.write(json.dumps(row) + "\n"))
+            def write(row: dict):
+                out.write(json.dumps(row) + "\n")
+                out.flush()  # a row at a time, for whoever reads the other end
+
+            _, failed = score_json_lines(scorer, args.conversation, write)
             return 1 if failed else 0
         try:
             result = scorer.score_conversation(data, call_id=conversation_id(data, args.conversation.stem))

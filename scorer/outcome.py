@@ -1,5 +1,6 @@
-"""Outcome: resolved on the call, deferred, transferred/escalated or left unresolved, and the
-customer's effort (repeats, holds, transfers), each with the turns that show it."""
+"""Outcome: resolved on the call, deferred, transferred/escalated or left unresolved, read from the
+close of the call as a whole; and the customer's effort (repeats, effort statements, holds with their
+times, dead air, transfers) as rates and lengths that do not grow with the call, each with its moments."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ WORD = re.compile(r"[\w']+")
 OUTCOME_THRESHOLD = 0.6  # a turn states an outcome when its head says so with this probability
 EVIDENCE_TURNS = 3
 REPEAT_SIMILARITY = 0.8  # cosine between two customer turns that say the same thing again
-REPEAT_MIN_WORDS = 5  # "yes", "okay" repeated is not the customer repeating themselves
+# A customer turn this long says something: "yes", "okay" repeated is not the customer repeating
+# themselves, and a Whisper fragment of a word or two cannot carry an effort statement.
+REPEAT_MIN_WORDS = 5
 EFFORT_THRESHOLD = 0.6  # the heads are trained class-balanced, so 0.5 over-reports rare cues
 
 # Holds. The agent announces one ("can you hold", "bear with me", "one moment while I check") and
@@ -53,15 +56,19 @@ UNANNOUNCED_HOLD_WEIGHT = 1.5
 TRANSFER_MERGE_MS = 120000
 TRANSFER_MERGE_TURNS = 12  # the same for text without times
 
-# Effort is a weighted sum of rates, each capped at the rate where it alone is as bad as it gets, so a
-# longer call with the same habits gets the same effort. weight, rate at which the signal is full:
+# Effort is a weighted sum of signals, each capped where it alone is as bad as it gets. They are rates
+# over what the customer had to say (substantive turns, not "yes" or "okay"), hold time judged by its
+# own length, dead air as a share of the call: more of the same call's small talk moves none of them.
+# signal: (weight, value at which it is full)
 EFFORT_SCALE = {
     "repeats": (0.4, 0.25),  # share of the customer's substantive turns that repeat an earlier one
-    "effort_statements": (0.4, 0.25),  # share of customer turns saying it was hard
-    "holds": (0.3, 0.25),  # share of the call on hold (unannounced weighted up); untimed: holds per agent turn
+    "effort_statements": (0.4, 0.25),  # share of the customer's substantive turns saying it was hard
+    # seconds on hold, an unannounced hold weighted up; text without times: holds per agent turn
+    "holds": (0.3, 240.0),
     "transfers": (0.25, 1.0),  # distinct transfers: one is the full weight
     "dead_air": (0.1, 0.25),  # share of the call in unannounced silence: a small effect
 }
+UNTIMED_HOLDS_FULL = 0.25  # holds per agent turn at which holds are full, for text without times
 MIN_TURNS = 4  # rates over fewer turns than this are taken over this many: one line is not a habit
 
 
@@ -89,7 +96,7 @@ class Effort:
     effort_statements: list[Moment] = field(default_factory=list)
     dead_air: list[Moment] = field(default_factory=list)  # silences nobody announced or thanked for
     hold_ms: int | None = None  # total time on hold; None for text without times
-    rates: dict[str, float] = field(default_factory=dict)  # each signal's rate, as in EFFORT_SCALE
+    measures: dict[str, float] = field(default_factory=dict)  # each signal, in EFFORT_SCALE's units
 
     @property
     def moments(self) -> list[Moment]:
@@ -212,34 +219,35 @@ def stated_transfers(conversation: Conversation, signals: TurnSignals) -> list[i
 
 def measure_effort(conversation: Conversation, signals: TurnSignals, characteristics: Characteristics | None,
                    transfer_turns: list[int]) -> Effort:
-    """The customer's effort as rates: repeats and effort statements per customer turn, time on hold
-    and in dead air as shares of the call, distinct transfers."""
+    """The customer's effort (EFFORT_SCALE): repeats and effort statements per substantive customer
+    turn, time on hold, dead air as a share of the call, distinct transfers."""
     turns = conversation.turns
     customer = _customer_turns(conversation)
     substantive = [i for i in customer if len(turns[i].text.split()) >= REPEAT_MIN_WORDS]
     repeats = [moment(conversation, i) for k, i in enumerate(substantive) if k and max(
         float(signals.embeddings[i] @ signals.embeddings[j]) for j in substantive[:k]) >= REPEAT_SIMILARITY]
-    statements = [moment(conversation, i) for i in customer if signals.p("effort", "1")[i] >= EFFORT_THRESHOLD]
+    statements = [moment(conversation, i) for i in substantive if signals.p("effort", "1")[i] >= EFFORT_THRESHOLD]
     timed = characteristics is not None and characteristics.non_talk is not None and "silences" not in characteristics.skipped
     holds, dead_air = find_holds(conversation, characteristics.non_talk.silences if timed else None)
     transfers = [moment(conversation, i) for i in distinct_transfers(conversation, transfer_turns)]
 
-    rates = {"repeats": len(repeats) / max(MIN_TURNS, len(substantive)),
-             "effort_statements": len(statements) / max(MIN_TURNS, len(customer)),
+    measures = {"repeats": len(repeats) / max(MIN_TURNS, len(substantive)),
+             "effort_statements": len(statements) / max(MIN_TURNS, len(substantive)),
              "transfers": float(len(transfers))}
+    scale = dict(EFFORT_SCALE)
     hold_ms = None
     if timed:
         call_ms = max(1, characteristics.handle_time.duration_ms if characteristics.handle_time else conversation.duration_ms)
         hold_ms = sum(h.duration_ms for h in holds)
-        weighted = sum(h.duration_ms * (1.0 if h.announcement else UNANNOUNCED_HOLD_WEIGHT) for h in holds)
-        rates["holds"] = weighted / call_ms
-        rates["dead_air"] = sum(m.end_ms - m.begin_ms for m in dead_air) / call_ms
+        measures["holds"] = sum(h.duration_ms * (1.0 if h.announcement else UNANNOUNCED_HOLD_WEIGHT) for h in holds) / 1000
+        measures["dead_air"] = sum(m.end_ms - m.begin_ms for m in dead_air) / call_ms
     else:
-        rates["holds"] = len(holds) / max(MIN_TURNS, len(turns) - len(customer))
-        rates["dead_air"] = 0.0
-    score = sum(weight * min(1.0, rates[name] / full) for name, (weight, full) in EFFORT_SCALE.items())
+        measures["holds"] = len(holds) / max(MIN_TURNS, len(turns) - len(customer))
+        scale["holds"] = (EFFORT_SCALE["holds"][0], UNTIMED_HOLDS_FULL)
+        measures["dead_air"] = 0.0
+    score = sum(weight * min(1.0, measures[name] / full) for name, (weight, full) in scale.items())
     return Effort(round(100 * min(1.0, score), 1), repeats, holds, transfers, statements, dead_air, hold_ms,
-                  {k: round(v, 3) for k, v in rates.items()})
+                  {k: round(v, 3) for k, v in measures.items()})
 
 
 def find_holds(conversation: Conversation, silences: list[Silence] | None) -> tuple[list[Hold], list[Moment]]:

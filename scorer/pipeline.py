@@ -130,7 +130,7 @@ class Scorer:
             counts = ", ".join(f"{len(echo[i])} on the {SIDES[i]}" for i in (0, 1) if echo[i])
             skipped["crosstalk"] = (f"{len(echo[0]) + len(echo[1])} words heard faintly on one channel while the other "
                                     f"side said them were dropped as echo ({counts})")
-        agent_index, speakers = self._agent_channel(words)
+        agent_index, speakers = self._agent_channel(words, skipped)
         parties = {agent_index: AGENT, 1 - agent_index: CUSTOMER}
         for i, side in enumerate(SIDES):
             who = f"the {side} channel ({parties[i].lower()})"
@@ -149,7 +149,7 @@ class Scorer:
         conversation = Conversation(build_turns(labelled), duration_ms)
         return conversation, {AGENT: channels[agent_index], CUSTOMER: channels[1 - agent_index]}, speakers
 
-    def _agent_channel(self, words: list[list[Word]]) -> tuple[int, Speakers]:
+    def _agent_channel(self, words: list[list[Word]], skipped: dict[str, str]) -> tuple[int, Speakers]:
         """Which channel is the agent's: the agent cues run on both channels decide under "auto"
         (left when they are weak, the usual recorder layout); an explicit setting is obeyed, but
         cues that contradict it lower the confidence and say so."""
@@ -166,20 +166,25 @@ class Scorer:
                 confidence = strength if found == agent else 0.0
                 note = (f"the cues on the two channels are weak (confidence {strength:.2f}): the agent is taken to be on "
                         "the left channel, where most recorders put it; set --agent-channel if it is not")
+                if words[0] and words[1]:
+                    skipped["speakers"] = f"which channel is the agent's is uncertain: {note}"
         else:
             agent = self.agent_channel
             confidence = 1.0 if found == agent or not found else round(1.0 - strength, 3)
             if found and found != agent and not decision.uncertain:
                 note = (f"warning: the cues point to the agent on the {found} channel (confidence {strength:.2f}), not the "
                         f"{agent} channel set by --agent-channel: the roles may be swapped")
+                skipped["speakers"] = note
             else:
                 note = f"agent on the {agent} channel, as set by --agent-channel"
+                if found and found != agent:
+                    note += f"; the weak cues lean to the {found} channel (confidence {strength:.2f})"
         return SIDES.index(agent), Speakers("stereo-channels", agent, confidence, [note] + cues)
 
     def _mono(self, samples, progress, skipped, duration_ms):
         if not has_speech(samples):
-            skipped["speech"] = (f"the recording is silent: voice activity found no speech in its {len(samples) / SAMPLE_RATE:.0f} s "
-                                 f"({_peak(samples)})")
+            skipped["speech"] = ("the recording is silent: voice activity found no speech in its "
+                                 f"{len(samples) / SAMPLE_RATE:.0f} s ({_peak(samples)})")
             return Conversation([], duration_ms), {AGENT: samples, CUSTOMER: samples}, Speakers("mono-diarization", None, 0.0)
         with self._stage("transcription"):
             transcript = self.transcriber.transcribe(samples, progress)
@@ -221,8 +226,6 @@ class Scorer:
             skipped.setdefault("speech", "no speech found in the recording")
             skipped.update({q: f"not scored: {skipped['speech']}" for q in QUALITIES})
             return CallResult(info, speakers, [], [], characteristics, {q: None for q in QUALITIES}, None, models, skipped, call_id)
-        if "timestamps" in skipped:
-            characteristics.skipped.update({k: skipped["timestamps"] for k in ("talk_speed", "silences", "interruptions", "latency")})
         characteristics.skipped.update({k: v for k, v in skipped.items() if k.startswith("channel.")})
         if "one_side" in skipped:
             characteristics.skipped.update({k: skipped["one_side"] for k in TWO_SIDED_MEASURES})
@@ -279,7 +282,8 @@ def _report_non_speech(segments: list[Segment], skipped: dict[str, str]) -> None
     """Whisper's segments it rated as probably not speech are dropped; say how many and how long."""
     if segments:
         seconds = sum(s.end_ms - s.begin_ms for s in segments) / 1000
-        skipped["non_speech"] = (f"{len(segments)} stretches ({seconds:.1f} s) that Whisper rated as probably not speech "
+        stretches = f"{len(segments)} stretch" + ("es" if len(segments) > 1 else "")
+        skipped["non_speech"] = (f"{stretches} ({seconds:.1f} s) that Whisper rated as probably not speech "
                                  "were dropped with their text")
 
 

@@ -28,6 +28,7 @@ EMBED_BATCH = 512
 MIN_SPEAKER_WINDOWS = 5  # about 3 s of speech: less is not a second party worth a voice of its own
 MAX_CLUSTERED_WINDOWS = 4000  # about 33 minutes of speech; Ward's memory grows with the square
 MIN_RUN_MS = 500  # label flips shorter than this are smoothed away
+REFINE_STEPS = 5  # nearest-centroid passes after Ward (k-means on the sphere); it settles in 2-3
 
 # Cosine similarity of the two cluster centroids above which they are taken to be one voice.
 # Measured: forcing two clusters on one speaker's side of a real phone call gives 0.93 and 0.95;
@@ -66,7 +67,7 @@ def diarize(samples: np.ndarray, num_speakers: int = 2) -> list[SpeakerSegment]:
     if not windows:
         return []
     embeddings = _embed(samples, windows)
-    labels = _cluster(embeddings, num_speakers)
+    labels = _cluster(embeddings, num_speakers, np.array([e - b >= WINDOW_MS for b, e in windows]))
 
     n_frames = len(samples) * 1000 // SAMPLE_RATE // FRAME_MS + 1
     frame_labels = _frame_labels(regions, windows, labels, n_frames)
@@ -116,30 +117,34 @@ def _embed(samples: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
     return raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9)
 
 
-def _cluster(embeddings: np.ndarray, num_speakers: int) -> np.ndarray:
-    """Ward clustering of the (unit-length, so Euclidean ~ cosine) embeddings; two near-identical
-    centroids collapse into one voice. Ward keeps clusters balanced where average linkage on
-    these embeddings split off a single odd window and called it the second speaker."""
+def _cluster(embeddings: np.ndarray, num_speakers: int, full: np.ndarray) -> np.ndarray:
+    """Ward clustering of the (unit-length, so Euclidean ~ cosine) embeddings of full-length
+    windows (``full``), refined k-means style, then every window to its nearest centroid; two
+    near-identical centroids collapse into one voice. Ward keeps clusters balanced where average
+    linkage split off a single odd window; but Ward alone put a short reply's window ("Okay.",
+    "You too, bye") with the other voice, and the embeddings of such short windows drift: they
+    are judged against centroids of full-length windows instead of shaping them."""
     from sklearn.cluster import AgglomerativeClustering
 
-    k = min(num_speakers, len(embeddings))
+    fit = embeddings[full] if full.sum() >= 2 * MIN_SPEAKER_WINDOWS else embeddings
+    k = min(num_speakers, len(fit))
     if k < 2:
         return np.zeros(len(embeddings), dtype=int)
-    if len(embeddings) > MAX_CLUSTERED_WINDOWS:
-        # Ward needs memory quadratic in the windows: cluster an even sample, then give every
-        # window its nearest centroid
-        sample = embeddings[np.linspace(0, len(embeddings) - 1, MAX_CLUSTERED_WINDOWS).astype(int)]
-        sample_labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(sample)
-        labels = (embeddings @ _centroids(sample, sample_labels, k).T).argmax(axis=1)
-    else:
-        labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(embeddings)
+    # Ward needs memory quadratic in the windows: cluster an even sample of a long call
+    sample = fit[np.linspace(0, len(fit) - 1, min(len(fit), MAX_CLUSTERED_WINDOWS)).astype(int)]
+    labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(sample)
+    for _ in range(REFINE_STEPS):
+        centroids = _centroids(sample, labels, k)
+        labels = (sample @ centroids.T).argmax(axis=1)
+        if np.bincount(labels, minlength=k).min() == 0:
+            return np.zeros(len(embeddings), dtype=int)
+    centroids = _centroids(sample, labels, k)
     if k == 2:
-        a, b = _centroids(embeddings, labels, 2)
         # one voice: two near-identical centroids, or a "second speaker" of a few windows (a short
         # clip of one person splits on intonation alone)
-        if float(a @ b) > SAME_SPEAKER_SIMILARITY or np.bincount(labels, minlength=2).min() < MIN_SPEAKER_WINDOWS:
+        if float(centroids[0] @ centroids[1]) > SAME_SPEAKER_SIMILARITY or np.bincount(labels, minlength=2).min() < MIN_SPEAKER_WINDOWS:
             return np.zeros(len(embeddings), dtype=int)
-    return labels
+    return (embeddings @ centroids.T).argmax(axis=1)
 
 
 def _centroids(embeddings: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -239,6 +244,7 @@ class AgentDecision:
 PARTY_MODEL_PATH = Path(__file__).parent / "data" / "party.json"
 PARTY_CLASSES = (CUSTOMER, AGENT)
 MAX_TURN_LOGIT = 4.0  # one confident turn cannot outvote the rest of the call
+PRIOR_WORDS = 30  # a voice's leaning counts fully only once it has said well over this many words
 
 
 # (pattern, weight, what it shows). Each pattern counts once per speaker so that a repeated
@@ -288,13 +294,14 @@ def party_logits(model: Head, embeddings: np.ndarray) -> np.ndarray:
 
 def agent_leaning(model: Head, texts: list[str]) -> float:
     """How much these texts, taken together, read as the agent's: their mean agent log-odds,
-    weighted by words (a "yes" says little about who said it)."""
+    weighted by words (a "yes" says little about who said it) and shrunk towards 0 by a prior worth
+    PRIOR_WORDS words, so that a few lines of small talk cannot look like a clear decision."""
     from .encoder import embed
 
     weights = np.array([len(t.split()) for t in texts], dtype=float)
     if not weights.sum():
         return 0.0
-    return float(weights @ party_logits(model, embed(texts)) / weights.sum())
+    return float(weights @ party_logits(model, embed(texts)) / (weights.sum() + PRIOR_WORDS))
 
 
 def identify_agent(turns: list[Turn], party_model: Head | None = None) -> AgentDecision:

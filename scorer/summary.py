@@ -47,8 +47,9 @@ def summary(result: CallResult) -> str:
         lines.append(f"talk share    agent {talk[AGENT].talk_pct:.0f}%  customer {talk[CUSTOMER].talk_pct:.0f}%   "
                      f"non-talk {ch.non_talk.pct:.0f}% ({len(ch.non_talk.silences)} silences over threshold)")
         wpm = " ".join(f"{p.lower()} {talk[p].wpm:.0f}" for p in (AGENT, CUSTOMER) if talk[p].wpm)
-        lines.append(f"talk speed    {wpm} wpm   interruptions: agent {ch.interruptions.counts.get(AGENT, 0)}, "
-                     f"customer {ch.interruptions.counts.get(CUSTOMER, 0)}")
+        overlap = (f"interruptions: agent {ch.interruptions.counts.get(AGENT, 0)}, customer {ch.interruptions.counts.get(CUSTOMER, 0)}"
+                   if ch.interruptions else f"interruptions: {ch.skipped.get('interruptions', 'not measured')}")
+        lines.append(f"talk speed    {wpm} wpm   {overlap}")
     if result.skipped:
         lines.append("")
         lines += [f"skipped {k}: {v}" for k, v in result.skipped.items()]

@@ -87,7 +87,8 @@ def test_no_speech_without_a_voice(signal):
         "digital silence": lambda: np.zeros(n),
         "near silence": lambda: 3e-5 * rng.standard_normal(n),  # a few bits of an idle line
         "line noise": lambda: 0.01 * rng.standard_normal(n),  # -40 dBFS hiss
-        "mains hum": lambda: 0.02 * np.sin(2 * np.pi * 50 * t) + 0.01 * np.sin(2 * np.pi * 150 * t) + 0.003 * rng.standard_normal(n),
+        "mains hum": lambda: (0.02 * np.sin(2 * np.pi * 50 * t) + 0.01 * np.sin(2 * np.pi * 150 * t)
+                              + 0.003 * rng.standard_normal(n)),
         "hold music": _hold_music,
     }[signal]())
     assert not has_speech(samples)
@@ -176,6 +177,7 @@ def test_auto_finds_the_agent_on_the_right(scorer, resolved_stereo_16k, tmp_path
     assert result.speakers.agent_channel == "right" and result.speakers.agent_confidence >= 0.5
     assert [t.speaker for t in result.turns][:4] == [AGENT, CUSTOMER, AGENT, CUSTOMER]
     assert "northwind" in words_of_party(result, AGENT)
+    assert "speakers" not in result.skipped
 
     told_wrong = Scorer(agent_channel="left").score_file(swapped)
     assert told_wrong.speakers.agent_channel == "left"  # obeyed ...
@@ -183,6 +185,7 @@ def test_auto_finds_the_agent_on_the_right(scorer, resolved_stereo_16k, tmp_path
     assert told_wrong.speakers.evidence[0].startswith("warning")  # ... but checked
     assert "right" in told_wrong.speakers.evidence[0]
     assert told_wrong.speakers.agent_confidence < 0.5
+    assert told_wrong.skipped["speakers"] == told_wrong.speakers.evidence[0]  # shown in the summary too
 
 
 def test_auto_picks_left_on_the_real_call(scorer, shared_data):

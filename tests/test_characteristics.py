@@ -358,3 +358,23 @@ def test_pitch_follows_a_shifted_voice_turn_by_turn():
     for f, g, cents in zip(flat.turns, lively.turns, shifts):
         assert 12 * np.log2(g.pitch_hz / f.pitch_hz) == pytest.approx(cents / 100, abs=1.0)
     assert lively.voice[AGENT].pitch_range_st > flat.voice[AGENT].pitch_range_st + 1
+
+
+def test_vocal_effort_of_a_real_telephone_agent_ignores_gain(shared_data):
+    """Call 40's agent (8 kHz telephone speech), one turn per voice-activity region, at its own
+    level and 20 dB down: loudness follows the gain, vocal effort does not."""
+    from scorer.audio import load_audio
+    from scorer.vad import speech_regions
+
+    agent = load_audio(shared_data / "calls" / "aws_lca_Auto_Repairs_40_UTC_agent.wav").channel(0)
+    turns = [Turn(AGENT, b, e, "speech") for b, e in speech_regions(agent) if e - b >= 500]
+    assert len(turns) >= 10
+
+    def voice(gain):
+        y = agent * gain
+        return measure(Conversation(turns, len(y) * 1000 // SAMPLE_RATE), {AGENT: y, CUSTOMER: np.zeros_like(y)}).voice[AGENT]
+
+    level, quiet = voice(1.0), voice(0.1)
+    assert level.loudness_dbfs - quiet.loudness_dbfs == pytest.approx(20, abs=0.2)
+    assert quiet.vocal_effort_db == pytest.approx(level.vocal_effort_db, abs=0.1)
+    assert -15 < level.vocal_effort_db < 5  # a speaking voice, not silence or hiss

@@ -19,7 +19,7 @@ def docs_rows(quality: str) -> dict[str, tuple[str, str]]:
     text = DOCS.read_text()
     section = text[text.index(HEADINGS[quality]):]
     section = section[:section.index("\n## ", 1)] if "\n## " in section[1:] else section
-    return {m[1]: (m[2], m[3]) for m in re.findall(r"^\| `(\w+)` \| (raises|lowers) \| (.*) \|$", section, re.M)}
+    return {m[0]: (m[1], m[2]) for m in re.findall(r"^\| `(\w+)` \| (raises|lowers) \| (.*) \|$", section, re.M)}
 
 
 def test_feature_names_are_unique_across_qualities():

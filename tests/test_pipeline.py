@@ -27,15 +27,20 @@ def role_agreement(turns, truth: CallTruth) -> float:
 
 
 def wer(result, truth: CallTruth) -> float:
-    reference = words_of(" ".join(line.text for line in truth.lines))
-    hypothesis = words_of(" ".join(t.text for t in result.turns))
+    """Word error rate after Whisper's own English normaliser, so that "eighty four dollars" and "$84",
+    "you're" and "you are" count as the same words."""
+    from whisper.normalizers import EnglishTextNormalizer
+
+    normalise = EnglishTextNormalizer()
+    reference = normalise(" ".join(line.text for line in truth.lines))
+    hypothesis = normalise(" ".join(t.text for t in result.turns))
     return jiwer.wer(reference, hypothesis)
 
 
 @pytest.mark.parametrize("call,method,max_wer,min_roles", [
     ("resolved_stereo_16k", "stereo-channels", 0.2, 0.97),
-    # tiny.en on the band-limited espeak customer voice is the weak spot (agent side ~0.13, customer ~0.4)
-    ("resolved_stereo_8k", "stereo-channels", 0.3, 0.97),
+    # tiny.en on the band-limited espeak customer voice is the weak spot: measured 0.18 (0.04 at 16 kHz)
+    ("resolved_stereo_8k", "stereo-channels", 0.2, 0.97),
     ("resolved_mono_16k", "mono-diarization", 0.25, 0.9),
     ("resolved_mono_8k", "mono-diarization", 0.25, 0.9),
 ])

@@ -39,7 +39,8 @@ SPECS = (
                 "resolved on the call (+), deferred (\"I'll check and get back to you\"), transferred, unresolved (-)"),
     FeatureSpec("customer_effort", -1, 0.6, 0.3, 0.3,
                 "the customer had little to do", "the customer had to work hard: repeats, holds or transfers",
-                "repeats, holds and silences, transfers, and the customer saying it was hard (\"third time I've called\")"),
+                "the effort score below /100: repeats, holds, transfers, dead air and the customer saying it was hard "
+                "(\"third time I've called\")"),
 )
 
 
