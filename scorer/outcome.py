@@ -25,6 +25,8 @@ WINDOW_STRIDE = 10
 CLOSE_WORDS = 100
 CUSTOMER_CLOSE_WORDS = 30
 WORD = re.compile(r"[\w']+")
+BACKCHANNEL_WORDS = {"mm", "hmm", "mhm", "uh", "huh", "okay", "ok", "yeah", "yep", "yes", "right", "sure", "alright"}
+MAX_BACKCHANNEL_WORDS = 2
 OUTCOME_THRESHOLD = 0.6  # a turn states an outcome when its head says so with this probability
 EVIDENCE_TURNS = 3
 REPEAT_SIMILARITY = 0.8  # cosine between two customer turns that say the same thing again
@@ -128,14 +130,23 @@ def words(text: str) -> list[str]:
 def close_windows(conversation: Conversation) -> list[Window]:
     """The close of the call as overlapping windows of its last words, both parties in order, so
     an agent's long turn and the customer's "okay, great" after it are read together however
-    Whisper cut them; then the customer's own last words, for how they left."""
-    stream = [(w, t.speaker, i) for i, t in enumerate(conversation.turns) for w in words(t.text)]
+    Whisper cut them; then the customer's own last words, for how they left. A backchannel inside
+    the other party's speech ("mm-hmm" between two pieces of the agent's turn) is listening, not
+    content, and is left out."""
+    turns = conversation.turns
+    stream = [(w, t.speaker, i) for i, t in enumerate(turns) if not _inside_backchannel(turns, i) for w in words(t.text)]
     n = len(stream)
     first = max(0, n - CLOSE_WORDS)
     starts = sorted({max(0, end - WINDOW_WORDS) for end in range(n, first, -WINDOW_STRIDE)}) or [0]
     windows = [_window(stream[b:b + WINDOW_WORDS]) for b in starts]
     customer = [x for x in stream if x[1] == CUSTOMER][-CUSTOMER_CLOSE_WORDS:]
     return windows + [_window(customer, CUSTOMER)]
+
+
+def _inside_backchannel(turns: list[Turn], i: int) -> bool:
+    said = words(turns[i].text)
+    return (0 < i < len(turns) - 1 and turns[i - 1].speaker == turns[i + 1].speaker != turns[i].speaker
+            and len(said) <= MAX_BACKCHANNEL_WORDS and set(said) <= BACKCHANNEL_WORDS)
 
 
 def _window(stream: list[tuple[str, str, int]], party: str | None = None) -> Window:
@@ -254,20 +265,19 @@ def find_holds(conversation: Conversation, silences: list[Silence] | None) -> tu
     """Holds, and the silences that were only dead air. With times, a hold is the line going quiet
     within HOLD_START_MS of the agent announcing it, or a silence the agent thanks the customer for;
     it lasts until the agent is back, however often the customer speaks into it, and each
-    announcement makes one hold. Without times, each announcement is a hold of unknown length."""
+    announcement makes one hold. Without times, each announcement is a hold of unknown length: text
+    cannot show a silence nobody announced."""
     turns = conversation.turns
     announcements = [(i, _announced_at(turns[i])) for i, t in enumerate(turns)
                      if t.speaker == AGENT and HOLD_ANNOUNCEMENT.search(t.text.lower())]
     returns = [i for i, t in enumerate(turns) if t.speaker == AGENT and HOLD_RETURN.search(t.text.lower())]
     if silences is None:
         holds = [Hold(turns[i].begin_ms, turns[i].end_ms, None, moment(conversation, i), None) for i, _ in announcements]
-        for r in returns:  # thanks for holding closes the hold before it, or shows one nobody announced
-            before = [h for h in holds if h.announcement.turn < r and h.return_thanks is None]
-            if before:
+        for r in returns:  # thanks for holding closes the hold before it ("thanks for holding, you're through" opens calls)
+            before = [h for h in holds if h.announcement.turn < r]
+            if before and before[-1].return_thanks is None:
                 before[-1].return_thanks = moment(conversation, r)
-            elif not any(h.announcement.turn < r for h in holds):
-                holds.append(Hold(turns[r].begin_ms, turns[r].end_ms, None, None, moment(conversation, r)))
-        return sorted(holds, key=lambda h: h.begin_ms), []
+        return holds, []
     holds: list[Hold] = []
     dead_air: list[Moment] = []
     by_announcement: dict[int, Hold] = {}

@@ -1,8 +1,10 @@
 """Speakers: split a mono call into two voices, then decide which voice is the agent.
 
 Diarization is VAD (silero) -> speaker embeddings on sliding windows inside speech (resemblyzer)
--> clustering -> per-frame labels, smoothed and merged into segments. The agent is then found
-from what each voice says (greetings, security checks, closings) and how the call is shaped.
+-> clustering -> per-frame labels, smoothed and merged into segments; each transcribed word takes
+the voice of the speech it lies in. The agent is then the voice whose words over the whole call
+read as the agent's (a party classifier on the turn encoder), with phrase cues (greetings,
+security checks, closings) and the shape of the call as weak cues.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ MIN_RUN_MS = 500  # label flips shorter than this are smoothed away
 REFINE_STEPS = 5  # nearest-centroid passes after Ward (k-means on the sphere); it settles in 2-3
 
 # Cosine similarity of the two cluster centroids above which they are taken to be one voice.
-# Measured: forcing two clusters on one speaker's side of a real phone call gives 0.93 and 0.95;
-# two real speakers gave 0.77 (the same call mixed to mono) and 0.61 (a two-person recording);
-# espeak-ng voices 0.60-0.71, but two variants of one espeak voice reach 0.88, near the line.
+# Measured with the refined centroids: forcing two clusters on one speaker gives 0.95 and 0.94
+# (the two sides of a real phone call), 0.93-0.95 (synthetic joe, espeak f3, espeak m3 at 8 kHz);
+# two real speakers 0.76 (that call mixed to mono), 0.60 and 0.83 (two-person recordings), 0.88
+# (pyannote's sample); synthetic pairs at 8 kHz 0.72 (joe/espeak f3) and 0.87 (joe/espeak m3).
 SAME_SPEAKER_SIMILARITY = 0.9
 
 

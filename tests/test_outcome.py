@@ -72,14 +72,16 @@ def test_account_holder_and_household_are_not_holds():
 
 def test_holds_in_text_without_times_are_counted_once_per_announcement():
     conversation = from_dict({"turns": [
+        {"speaker": "AGENT", "text": "Thanks for holding, you're through to Homestead, this is Josh."},
+        {"speaker": "CUSTOMER", "text": "Hi, I'm calling about my order, I'm the account holder."},
         {"speaker": "AGENT", "text": "Let me check that, please hold."},
         {"speaker": "CUSTOMER", "text": "Okay."},
         {"speaker": "AGENT", "text": "Thanks for holding, I've found your order."},
-        {"speaker": "CUSTOMER", "text": "Are you the account holder's wife? No, I'm the account holder."},
+        {"speaker": "AGENT", "text": "Sorry about the wait, it's been a busy morning."},
     ]})
     holds, dead_air = find_holds(conversation, None)
     assert len(holds) == 1 and holds[0].duration_ms is None and dead_air == []
-    assert holds[0].announcement.turn == 0 and holds[0].return_thanks.turn == 2
+    assert holds[0].announcement.turn == 2 and holds[0].return_thanks.turn == 4
 
 
 def lookup_call(pauses: int) -> dict:

@@ -129,3 +129,14 @@ def test_long_call_script():
     words = sum(len(line.text.split()) for line in script)
     assert 2.0 * 240 < words < 3.5 * 240  # conversational speech runs at 2-3.5 words a second
     assert len({line.text for line in script}) >= 20
+
+
+def test_customer_first_scripts():
+    script = synth.long_call(5, customer_first=True)
+    assert script[0].speaker == CUSTOMER and script[1].speaker == AGENT
+    assert all(a.speaker != b.speaker for a, b in zip(script, script[1:]))
+    assert "thank you for calling" not in script[1].text.lower()
+    booking = synth.BOOKING_CALL
+    assert booking[0].speaker == CUSTOMER and booking[-1].speaker == CUSTOMER
+    agent_text = " ".join(line.text.lower() for line in booking if line.speaker == AGENT)
+    assert not any(phrase in agent_text for phrase in ("thank you for calling", "how can i help", "anything else"))

@@ -5,7 +5,7 @@ said, using the customer's name and words, politeness; against talking over the 
 them waiting for an answer, dismissing them, and a lopsided exchange.
 
 Judged on units (a party's fragments joined), each agent reply with the customer unit it answers:
-a reply to an upset customer counts double, a reply to a bare "okay" counts little.
+a reply to an upset customer counts most, a reply to a bare "okay" little.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ SPECS = (
                 "agent acknowledged the customer's feelings and situation",
                 "agent rarely acknowledged the customer's feelings, even when they were upset",
                 "empathy in the agent's reply to each customer unit: acknowledging, reflecting (\"that sounds "
-                "frustrating after waiting all week\") or exploring (\"what worries you most about it?\"); replies "
-                "to upset customers count double, replies to a bare \"okay\" little"),
+                "frustrating after waiting all week\") or exploring (\"what worries you most about it?\"); each reply "
+                "counts by how upset the customer it answers was (squared), a reply to a bare \"okay\" little"),
     FeatureSpec("builds_on_customer", +1, 0.3, 0.35, 0.1,
                 "agent's replies built on what the customer said",
                 "agent's replies did not pick up what the customer said",
@@ -38,8 +38,8 @@ SPECS = (
                 "the agent using the customer's name and details (mean over the agent's units; fragments weigh little)"),
     FeatureSpec("politeness", +1, 0.5, 0.3, 0.25,
                 "agent was courteous throughout", "agent was curt or rude",
-                "courteous minus rude language from the agent (mean over units; a one- or two-word fragment "
-                "weighs a third or less)"),
+                "courteous minus rude language from the agent (mean over units, each counted by how clearly it is "
+                "either; a one- or two-word fragment weighs a third or less)"),
     FeatureSpec("dismissiveness", -1, 0.8, 0.1, 0.1,
                 "agent stayed engaged with the problem", "agent brushed the customer off",
                 "share of the agent's words said in brush-offs (\"nothing I can do\", \"not my department\", "
@@ -64,11 +64,14 @@ def features(call: CallFacts) -> list[Feature]:
 
     replies = call.replies()
     if replies:
-        # the customer's need: what they said (a bare "okay" asks for little) and whether they were upset
-        need = np.array([units[c].weight * (2.0 if s.p("sentiment", "negative")[c] >= UPSET else 1.0) for c, _ in replies])
+        # the customer's need: what they said (a bare "okay" asks for little) and how upset they were,
+        # squared so that clearly upset moments dominate and a longer run of routine questions does not
+        # dilute them
+        upset_p = s.p("sentiment", "negative")
+        need = np.array([units[c].weight * (0.05 + upset_p[c] ** 2) for c, _ in replies])
         empathy = np.array([s.p("empathy", "1")[a] for _, a in replies])
         shown = [call.unit_moment(replies[k][1]) for k in np.argsort(-empathy)[:TOP_MOMENTS] if empathy[k] >= 0.3]
-        upset = [call.unit_moment(c) for (c, _), n in zip(replies, need) if n > 1][:TOP_MOMENTS]
+        upset = [call.unit_moment(c) for c, _ in replies if upset_p[c] >= UPSET][:TOP_MOMENTS]
         feats.append(Feature("acknowledgement", weighted_mean(empathy, need), moments=shown, lowering_moments=upset))
         similarity = np.array([float(s.embeddings[c] @ s.embeddings[a]) for c, a in replies])
         feats.append(Feature("builds_on_customer", weighted_mean(similarity, need),
@@ -85,7 +88,9 @@ def features(call: CallFacts) -> list[Feature]:
                                       if personal[k] >= SHOWN], lowering_moments=[]))
         polite = (s.p("politeness", "polite") - s.p("politeness", "rude"))[agent]
         order = np.argsort(polite * weight)
-        feats.append(Feature("politeness", weighted_mean(polite, weight),
+        # units count by how clearly they are courteous or rude: routine questions say little either way
+        salience = weight * np.maximum(s.p("politeness", "polite"), s.p("politeness", "rude"))[agent]
+        feats.append(Feature("politeness", weighted_mean(polite, salience),
                              moments=[call.unit_moment(agent[k]) for k in order[::-1][:TOP_MOMENTS]],
                              lowering_moments=[call.unit_moment(agent[k]) for k in order[:TOP_MOMENTS] if polite[k] < 0]))
         dismissive = s.p("dismissive", "1")[agent]
