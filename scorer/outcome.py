@@ -13,7 +13,7 @@ import numpy as np
 from .characteristics import Characteristics, Silence
 from .conversation import AGENT, CUSTOMER, Conversation, Turn
 from .evidence import Moment, moment, span
-from .heads import HEADS, Head, TurnSignals, load_heads, predict
+from .heads import HEADS, Head, TurnSignals, predict
 
 STATUSES = ("resolved", "deferred", "transferred", "unresolved")
 OUTCOME_MODEL_PATH = Path(__file__).parent / "data" / "outcome.json"
@@ -174,15 +174,13 @@ def call_outcome_features(close: TurnSignals) -> np.ndarray:
 
 
 def decide(conversation: Conversation, signals: TurnSignals, characteristics: Characteristics | None,
-           model: Head, heads: dict[str, Head] | None = None) -> Outcome:
+           model: Head, heads: dict[str, Head]) -> Outcome:
     """The call's outcome from the trained call-level classifier (``model``, from OUTCOME_MODEL_PATH)
     over the close of the call read by the turn heads (``heads``: the ones ``model`` was trained
-    with; by default the shipped ones). The evidence is the turns of the close window that says it
+    with). The evidence is the turns of the close window that says it
     most strongly (for unresolved, how the customer left)."""
-    windows, close = read_close(conversation, heads or load_heads())
+    windows, close = read_close(conversation, heads)
     x = call_outcome_features(close)
-    if model.coef.shape[1] != len(x):  # TEMPORARY (helper h2): an outcome.json from before the close windows
-        x = _turn_max_features(conversation, signals)
     p = model.predict_proba(x[None, :])[0]
     status = model.classes[int(np.argmax(p))]
     if status == "unresolved":
@@ -196,23 +194,6 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
         if status == "transferred" else []
     effort = measure_effort(conversation, signals, characteristics, transfers)
     return Outcome(status, round(float(p.max()), 3), [moment(conversation, i) for i in evidence], effort)
-
-
-def _turn_max_features(conversation: Conversation, signals: TurnSignals) -> np.ndarray:
-    """TEMPORARY (helper h2): the features of the outcome.json shipped before the close windows; remove once retrained."""
-    probs = signals.probs["outcome"]
-    n = len(conversation.turns)
-    speakers = np.array([t.speaker for t in conversation.turns])
-    late = np.arange(n) >= (2 * n) // 3
-    row = []
-    for k in range(1, len(HEADS["outcome"])):
-        for mask in (speakers == AGENT, speakers == CUSTOMER, late & (speakers == AGENT), late & (speakers == CUSTOMER)):
-            row.append(float(probs[mask, k].max()) if mask.any() else 0.0)
-    closing = _customer_turns(conversation)[-2:]
-    mood = signals.p("sentiment", "positive") - signals.p("sentiment", "negative")
-    row.append(float(signals.p("gratitude", "1")[closing].max()) if closing else 0.0)
-    row.append(float(mood[closing].mean()) if closing else 0.0)
-    return np.array(row, dtype=np.float32)
 
 
 def _stated(signals: TurnSignals, cls: str) -> list[int]:

@@ -233,7 +233,7 @@ class Scorer:
         with self._stage("turn_heads"):
             signals = turn_heads.predict(texts, [t.speaker for t in conversation.turns], self.heads)
         with self._stage("qualities"):
-            outcome = decide(conversation, signals, characteristics, self.outcome_model)
+            outcome = decide(conversation, signals, characteristics, self.outcome_model, self.heads)
             facts = CallFacts(conversation, signals, characteristics, outcome)
             scores = {q: score_quality(self.profile.models[q], QUALITY_FEATURES[q](facts)) for q in QUALITIES}
         return CallResult(info, speakers, conversation.turns, _turn_signals(signals), characteristics, scores,

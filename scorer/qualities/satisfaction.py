@@ -25,7 +25,8 @@ SPECS = (
     FeatureSpec("customer_sentiment", +1, 0.9, 0.0, 0.4,
                 "the customer sounded positive, especially towards the end",
                 "the customer sounded negative, especially towards the end",
-                "the customer's sentiment over their units, later ones weighing up to 4x the first and fragments little"),
+                "the customer's sentiment over their units, later ones weighing up to 4x the first, each by how much feeling "
+                "it carries (neutral answers and fragments little)"),
     FeatureSpec("worst_moment", +1, 0.3, -0.5, 0.4,
                 "the customer was never seriously upset", "the customer was upset at one point",
                 "the customer's low point: the 10th percentile of their mood over units (a furious moment "
@@ -50,7 +51,10 @@ def features(call: CallFacts) -> list[Feature]:
     feats = []
     if customer:
         mood = (s.p("sentiment", "positive") - s.p("sentiment", "negative"))[customer]
-        weights = END_WEIGHT ** np.linspace(0, 1, len(customer)) * call.weights(customer)
+        # units count by how much feeling they carry: a run of neutral answers in the middle of a long
+        # call says nothing about how the customer feels, and must not dilute what they did express
+        feeling = 1.0 - s.p("sentiment", "neutral")[customer]
+        weights = END_WEIGHT ** np.linspace(0, 1, len(customer)) * call.weights(customer) * feeling
         # the units that pulled the weighted mood up, or down, the most
         pull = weights * mood
         feats.append(Feature("customer_sentiment", weighted_mean(mood, weights),
