@@ -27,7 +27,8 @@ SPECS = (
                 "agent rarely acknowledged the customer's feelings, even when they were upset",
                 "empathy in the agent's reply to each customer unit: acknowledging, reflecting (\"that sounds "
                 "frustrating after waiting all week\") or exploring (\"what worries you most about it?\"); each reply "
-                "counts by how upset the customer it answers was (squared), a reply to a bare \"okay\" little"),
+                "counts by how upset the customer it answers was (squared; when the customer was upset at all, only those "
+                "replies count), a reply to a bare \"okay\" little"),
     FeatureSpec("builds_on_customer", +1, 0.3, 0.35, 0.1,
                 "agent's replies built on what the customer said",
                 "agent's replies did not pick up what the customer said",
@@ -38,8 +39,8 @@ SPECS = (
                 "the agent using the customer's name and details (mean over the agent's units; fragments weigh little)"),
     FeatureSpec("politeness", +1, 0.5, 0.3, 0.25,
                 "agent was courteous throughout", "agent was curt or rude",
-                "courteous minus rude language from the agent (mean over units, each counted by how clearly it is "
-                "either; a one- or two-word fragment weighs a third or less)"),
+                "courteous minus rude language from the agent (mean over units, each counted by how clearly, beyond even "
+                "odds, it is either; a one- or two-word fragment weighs a third or less)"),
     FeatureSpec("dismissiveness", -1, 0.8, 0.1, 0.1,
                 "agent stayed engaged with the problem", "agent brushed the customer off",
                 "share of the agent's words said in brush-offs (\"nothing I can do\", \"not my department\", "
@@ -69,6 +70,11 @@ def features(call: CallFacts) -> list[Feature]:
         # dilute them
         upset_p = s.p("sentiment", "negative")
         need = np.array([units[c].weight * upset_p[c] ** 2 for c, _ in replies])
+        upset_replies = np.array([upset_p[c] >= UPSET for c, _ in replies])
+        if upset_replies.any():
+            # when the customer was upset, those replies are the acknowledgement: a long run of routine
+            # answers elsewhere in the call must not dilute them
+            need = need * upset_replies
         empathy = np.array([s.p("empathy", "1")[a] for _, a in replies])
         shown = [call.unit_moment(replies[k][1]) for k in np.argsort(-empathy)[:TOP_MOMENTS] if empathy[k] >= 0.3]
         upset = [call.unit_moment(c) for c, _ in replies if upset_p[c] >= UPSET][:TOP_MOMENTS]
@@ -88,8 +94,10 @@ def features(call: CallFacts) -> list[Feature]:
                                       if personal[k] >= SHOWN], lowering_moments=[]))
         polite = (s.p("politeness", "polite") - s.p("politeness", "rude"))[agent]
         order = np.argsort(polite * weight)
-        # units count by how clearly they are courteous or rude: routine questions say little either way
-        salience = weight * np.maximum(s.p("politeness", "polite"), s.p("politeness", "rude"))[agent]
+        # units count by how clearly (beyond even odds) they are courteous or rude: routine questions say
+        # nothing either way, so a longer call of them does not dilute the courtesy that was shown
+        clarity = np.maximum(s.p("politeness", "polite"), s.p("politeness", "rude"))[agent] - 0.5
+        salience = weight * np.clip(clarity, 0.0, None)
         feats.append(Feature("politeness", weighted_mean(polite, salience),
                              moments=[call.unit_moment(agent[k]) for k in order[::-1][:TOP_MOMENTS]],
                              lowering_moments=[call.unit_moment(agent[k]) for k in order[:TOP_MOMENTS] if polite[k] < 0]))

@@ -48,7 +48,8 @@ SPECS = (
                 "the agent's units, fragments weighing little"),
     FeatureSpec("positive_language", +1, 0.4, 0.2, 0.15,
                 "agent's language was upbeat and positive", "agent's language was flat or negative",
-                "upbeat, positive wording from the agent (mean over units)"),
+                "upbeat, positive wording from the agent (mean over units, each counted by how much feeling it "
+                "carries: routine questions little)"),
     FeatureSpec("dead_air", -1, 0.7, 0.05, 0.1,
                 "the call kept moving with little dead air", "dead air and holds drained the call",
                 "silences of 5 s or more inside the call, as a share of it (holds included)"),
@@ -86,6 +87,10 @@ def features(call: CallFacts) -> list[Feature]:
     for head, cls, name in (("proactive", "1", "proactive_language"), ("sentiment", "positive", "positive_language")):
         if agent_units:
             p, weight = call.unit_signals.p(head, cls)[agent_units], call.weights(agent_units)
+            if head == "sentiment":
+                # the tone of what the agent said with feeling: routine questions are neither upbeat nor
+                # flat, and a longer run of them must not dilute the tone
+                weight = weight * (1.0 - call.unit_signals.p("sentiment", "neutral")[agent_units])
             feats.append(Feature(name, weighted_mean(p, weight), moments=[call.unit_moment(agent_units[k]) for k in np.argsort(-p * weight)[:TOP_MOMENTS]
                                                        if p[k] >= 0.5], lowering_moments=[]))
         else:
