@@ -134,7 +134,10 @@ def close_windows(conversation: Conversation) -> list[Window]:
     the other party's speech ("mm-hmm" between two pieces of the agent's turn) is listening, not
     content, and is left out."""
     turns = conversation.turns
-    stream = [(w, t.speaker, i) for i, t in enumerate(turns) if not _inside_backchannel(turns, i) for w in words(t.text)]
+    said = [(w, t.speaker, i) for i, t in enumerate(turns) if not _inside_backchannel(turns, i) for w in words(t.text)]
+    # a run of digits read out (an account or meter number) is one number, not a dozen words: the heads
+    # hear long digit runs as an extension to be transferred to
+    stream = [x for k, x in enumerate(said) if not (x[0].isdigit() and k and said[k - 1][0].isdigit())]
     n = len(stream)
     first = max(0, n - CLOSE_WORDS)
     starts = sorted({max(0, end - WINDOW_WORDS) for end in range(n, first, -WINDOW_STRIDE)}) or [0]

@@ -31,6 +31,8 @@ SIDES = ("left", "right")
 AGENT_CHANNELS = ("auto", *SIDES)
 # What a dead stereo side leaves unmeasurable: the gaps and overlaps between the two parties.
 TWO_SIDED_MEASURES = ("silences", "latency", "interruptions", "talk_balance")
+# Under this a recording holds a greeting or a fragment, not a conversation a supervisor could judge.
+MIN_CONVERSATION_MS = 10_000
 
 
 class Scorer:
@@ -93,6 +95,9 @@ class Scorer:
         if not keep_timings:
             self.timings = {}
         skipped: dict[str, str] = dict(audio.notes)  # a file cut short, damaged samples, level
+        if audio.duration_ms < MIN_CONVERSATION_MS:
+            skipped["duration"] = (f"the recording is very short ({audio.duration_ms / 1000:.1f} s): too little to judge "
+                                   "a conversation, so read its scores with care")
         channels = [audio.channel(i) for i in range(audio.channels)]
         if len(channels) == 2 and _duplicated(channels):
             skipped["stereo"] = "both channels carry the same signal: scored as mono"

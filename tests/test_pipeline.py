@@ -128,7 +128,7 @@ def test_text_conversation_reports_what_needs_audio_as_skipped(scorer):
     result = scorer.score_conversation(data)
     out = result.to_dict()
     assert "audio" in out["skipped"] and "timestamps" in out["skipped"]
-    assert out["handle_time_ms"] is None and "talk" not in out["characteristics"]
+    assert out["handle_time_ms"] is None and out["characteristics"]["talk"]["AGENT"]["talk_ms"] is None
     assert out["scores"]["energy"]["features"]["agent_pitch_variation"] is None
     assert out["outcome"]["status"] == "resolved"
     with pytest.raises(ValueError, match="speaker"):
