@@ -185,6 +185,10 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
     windows, close = read_close(conversation, heads)
     x = call_outcome_features(close)
     p = model.predict_proba(x[None, :])[0]
+    if not stated_transfers(conversation, signals):
+        # only the agent can put a call through: a customer asking for a manager who is refused was not transferred
+        p[model.classes.index("transferred")] = 0.0
+        p = p / p.sum()
     status = model.classes[int(np.argmax(p))]
     if status == "unresolved":
         evidence = _customer_turns(conversation)[-2:]
