@@ -36,7 +36,6 @@ KNOWN_GAPS = {
         "two colleagues chatting, not a service call: the dismissive head misreads banter as brushing off",
     ("holds", "aws_lca_demo_agent.wav"):
         "\"one second\" before the customer's off-recording reply is taken for an announced hold",
-    ("holds", "azure_katiesteve_mono.wav"): "one voice found for two speakers, so the roles and the close are wrong",
     ("one_voice", "aws_lca_demo_agent.wav"):
         "mono diarization finds a second voice in a one-speaker recording (intonation splits it)",
     ("one_voice", "azure_callcenter_sample.wav"):
