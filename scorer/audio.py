@@ -137,14 +137,6 @@ def load_audio(path, max_duration_s: float | None = None) -> Audio:
     return Audio(samples, str(path), decoded.rate, decoded.channels, decoded.format, notes)
 
 
-def is_silent(samples: np.ndarray, threshold_dbfs: float = -50.0) -> bool:
-    """True when a channel's RMS level is below ``threshold_dbfs`` (a dead line or muted party)."""
-    if samples.size == 0:
-        return True
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
-    return rms == 0.0 or 20 * np.log10(rms) < threshold_dbfs
-
-
 def _check_header(path: Path, channels: int, rate: int, duration_s: float | None, max_duration_s: float):
     if channels < 1:
         raise AudioError(f"{path}: the header says the file has no channels")
