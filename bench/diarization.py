@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from scorer import synth  # noqa: E402
-from scorer.audio import SAMPLE_RATE, load_audio  # noqa: E402
+from scorer.audio import load_audio  # noqa: E402
 from scorer.conversation import AGENT, CUSTOMER, Word  # noqa: E402
 from scorer.speakers import FRAME_MS, assign_parties, party_frames, speech_attribution  # noqa: E402
 from scorer.vad import speech_regions  # noqa: E402
