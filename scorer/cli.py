@@ -130,29 +130,12 @@ def _scorer(args, audio=True):
 
 
 def _profile(path: Path | None):
-    """The scoring profile at ``path`` (default HOSTSCORE_PROFILE, else the shipped one), checked."""
-    from .qualities import PROFILE_PATH, load_profile
+    """The scoring profile at ``path`` (default HOSTSCORE_PROFILE, else the shipped one), checked:
+    ``load_profile`` names the file and the problem."""
+    from .qualities import load_profile
     from .settings import settings
 
-    path = path or settings().profile
-    if path is not None:
-        from .audio import check_file
-
-        check_file(Path(path))
-    try:
-        return load_profile(path)
-    except FileNotFoundError:
-        raise
-    except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as e:
-        name = path or "the shipped scoring profile"
-        if isinstance(e, ValueError) and str(e).startswith(str(path or PROFILE_PATH)):
-            raise  # already names the file and the problem
-        if isinstance(e, json.JSONDecodeError):
-            detail = f"not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
-        else:
-            detail = (f"missing {e}; " if isinstance(e, KeyError) else "") + \
-                'expected {"name", "version", "models": {quality: {"bias", "weights", "centres", "scales"}}}'
-        raise ValueError(f"{name}: not a scoring profile from `hostscore calibrate` ({detail})") from None
+    return load_profile(path or settings().profile)
 
 
 def _progress_bar(total_s: float, label: str):

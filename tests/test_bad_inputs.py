@@ -20,6 +20,7 @@ from scorer import cli
 from scorer.audio import AudioError, load_audio
 from scorer.batch import completed_ids, list_folder, score_folder
 from scorer.conversation import MAX_CALL_CHARS, MAX_TURN_CHARS, from_dict
+from scorer.qualities import PROFILE_PATH, ProfileError, load_profile
 from scorer.settings import SettingsError, settings
 from scorer.training.calibrate import calibrate, evaluate, read_labels
 from scorer.training.calibrate import default_profile
@@ -253,6 +254,59 @@ def test_profile_of_the_wrong_shape(tmp_path, capsys, content):
     code, _, err = hostscore(capsys, "score-transcript", chat, "--profile", profile)
     assert code == 2
     assert_one_line_error(err, "centre.json")
+
+
+def profile_with(change) -> str:
+    data = json.loads(PROFILE_PATH.read_text())
+    change(data)
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[]", "expected a JSON object"),
+    ("null", "expected a JSON object"),
+    ('{"models": []}', "models: must be an object, got a list"),
+    ('{"models": {"energy": 5}}', "models.energy: must be an object, got a number"),
+    ('{"models": {"energy": {}}}', "models.energy.bias: is missing"),
+    ('{"models": ', "not valid JSON"),
+    ("[" * 100_000, "nested too deeply"),
+    (profile_with(lambda d: d["models"]["energy"].update(weights=["pace"])), "models.energy.weights: must be an object"),
+    (profile_with(lambda d: d["models"]["energy"]["scales"].update(pace=0)), "models.energy.scales.pace: must be above 0"),
+    (profile_with(lambda d: d["models"]["energy"].update(bias="high")), "models.energy.bias: must be a number, got text"),
+    (profile_with(lambda d: d["models"]["energy"].update(bias=float("nan"))), "models.energy.bias: must be a finite number"),
+    (profile_with(lambda d: d.update(version="two")), "version: must be a whole number"),
+    (profile_with(lambda d: d["models"]["energy"].update(colour=1)), "models.energy.colour: is not part of a quality model"),
+    (profile_with(lambda d: d["models"].pop("energy")), "no model for energy"),
+])
+def test_load_profile_of_the_wrong_shape_is_one_error_naming_file_and_problem(tmp_path, content, message):
+    profile = tmp_path / "centre.json"
+    profile.write_text(content, encoding="utf-8")
+    with pytest.raises(ProfileError) as e:
+        load_profile(profile)
+    assert isinstance(e.value, ValueError)
+    assert str(e.value).startswith(str(profile)) and message in str(e.value), e.value
+    assert len(str(e.value).splitlines()) == 1
+
+
+def test_load_profile_refuses_what_is_not_utf8_json_or_not_a_file(tmp_path):
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b'{"name": "\xff"}')
+    with pytest.raises(ProfileError, match="binary.json: .*not UTF-8 text: byte 0xff"):
+        load_profile(binary)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ProfileError, match="fifo.json: is a named pipe"):
+        load_profile(fifo)  # refused before it is opened, which would block
+    with pytest.raises(ProfileError, match="missing.json: file not found"):
+        load_profile(tmp_path / "missing.json")
+
+
+def test_load_profile_reads_a_byte_order_mark(tmp_path):
+    profile = tmp_path / "centre.json"
+    profile.write_text("\ufeff" + PROFILE_PATH.read_text(), encoding="utf-8")
+    loaded, shipped = load_profile(profile), load_profile(PROFILE_PATH)
+    assert loaded.name == shipped.name and loaded.version == shipped.version
+    assert loaded.models == shipped.models
 
 
 # --- transcripts -------------------------------------------------------------------------------

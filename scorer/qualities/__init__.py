@@ -30,11 +30,13 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..conversation import AGENT, CUSTOMER
+from ..audio import check_file
+from ..conversation import AGENT, CUSTOMER, _json_type
 from ..evidence import Evidence, Moment, units_moment
 
 if TYPE_CHECKING:  # type names for CallFacts only
@@ -128,14 +130,84 @@ class Profile:
         path.write_text(json.dumps(self.to_dict(), indent=1))
 
 
+class ProfileError(ValueError):
+    """A scoring profile file that cannot be used, with the file and the problem in one line."""
+
+
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class QualityModelInput(BaseModel):
+    """One quality's model as a profile file gives it (``QualityModel``'s fields)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    bias: Number
+    weights: dict[str, Number]
+    centres: dict[str, Number]
+    scales: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]]  # a divisor
+    reliability: Annotated[list[Number], Field(min_length=2, max_length=2)] | None = None
+
+
+class ProfileInput(BaseModel):
+    """A profile file: ``{"name", "version", "metrics", "models": {quality: {...}}}``."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    name: str | None = None
+    version: int = 1
+    metrics: dict = {}
+    models: dict[str, QualityModelInput]
+
+
+PROFILE_SHAPE = '{"name", "version", "models": {quality: {"bias", "weights", "centres", "scales"}}}'
+
+
 def load_profile(path: Path | str | None = None) -> Profile:
+    """The scoring profile at ``path`` (default: the shipped one). A file of the wrong shape, not
+    JSON or not UTF-8 (a byte-order mark is fine) raises ``ProfileError`` naming it and the problem."""
     path = Path(path or PROFILE_PATH)
-    if not path.exists():
+    if path == PROFILE_PATH and not path.exists():
         raise FileNotFoundError(f"scoring profile {path} is missing: run `hostscore train` to build it")
-    data = json.loads(path.read_text())
-    models = {q: QualityModel(**m) for q, m in data["models"].items()}
+    check_file(path, ProfileError)  # also refuses what is not a file: a pipe would block
+    problem = f"{path}: not a scoring profile from `hostscore calibrate`"
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+        given = ProfileInput.model_validate(data)
+    except UnicodeDecodeError as e:
+        raise ProfileError(f"{problem} (not UTF-8 text: byte 0x{e.object[e.start]:02x} at position {e.start + 1})") from None
+    except json.JSONDecodeError as e:
+        raise ProfileError(f"{problem} (not valid JSON: {e.msg} at line {e.lineno} column {e.colno})") from None
+    except RecursionError:
+        raise ProfileError(f"{problem} (JSON nested too deeply)") from None
+    except ValidationError as e:
+        raise ProfileError(f"{problem} ({_describe(e)})") from None
+    models = {q: QualityModel(**m.model_dump()) for q, m in given.models.items()}
     check_profile(models, path)
-    return Profile(data.get("name", path.stem), int(data.get("version", 1)), models, data.get("metrics", {}))
+    return Profile(given.name or path.stem, given.version, models, given.metrics)
+
+
+def _describe(error: ValidationError) -> str:
+    """The first problem of a profile in words: ``models.energy.scales.pace: must be above 0, got -1``."""
+    problem = error.errors()[0]
+    where = ".".join(str(p) for p in problem["loc"])
+    got = _json_type(problem.get("input"))
+    kind = problem["type"]
+    if not where:
+        return f"expected a JSON object {PROFILE_SHAPE}, got {got}"
+    if kind == "missing":
+        message = "is missing"
+    elif kind in ("dict_type", "model_type"):
+        message = f"must be an object, got {got}"
+    elif kind == "extra_forbidden":
+        message = "is not part of a quality model (bias, weights, centres, scales, reliability)"
+    elif kind in ("float_type", "int_type"):
+        message = f"must be a {'whole ' if kind == 'int_type' else ''}number, got {got}"
+    elif kind == "finite_number":
+        message = f"must be a finite number, got {problem['input']!r}"
+    elif kind == "greater_than":
+        message = f"must be above 0, got {problem['input']!r}"
+    else:
+        message = problem["msg"][:1].lower() + problem["msg"][1:]
+    return f"{where}: {message}"
 
 
 def check_profile(models: dict[str, QualityModel], source: Path | str = "profile") -> None:
@@ -154,7 +226,7 @@ def check_profile(models: dict[str, QualityModel], source: Path | str = "profile
             if missing := sorted(set(specs[q]) - names):
                 problems.append(f"{q}.{part} lacks {missing}")
     if problems:
-        raise ValueError(f"{source}: does not match the features the code computes: {'; '.join(problems)}")
+        raise ProfileError(f"{source}: does not match the features the code computes: {'; '.join(problems)}")
 
 
 @dataclass
