@@ -96,7 +96,10 @@ class CallTruth:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("HOSTSCORE_CACHE") or Path.home() / ".cache" / "hostscore" / "synth")
+    """Synthesised speech is cached in the "synth" folder of the HOSTSCORE_CACHE setting."""
+    from .settings import settings
+
+    return settings().cache / "synth"
 
 
 @functools.lru_cache(maxsize=1)

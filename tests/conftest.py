@@ -16,8 +16,8 @@ bad_inputs           dict name -> Path of files a scorer must reject or handle g
                      faint noise, 8 kHz stereo), "dead_channel" (stereo: the resolved call's agent
                      on the left, silence on the right).
 
-Synthesised lines are cached (HOSTSCORE_CACHE or ~/.cache/hostscore/synth), so only the first run
-pays for synthesis; the calls themselves are assembled into a session temp dir.
+Synthesised lines are cached (in the synth folder of HOSTSCORE_CACHE, default ~/.cache/hostscore),
+so only the first run pays for synthesis; the calls themselves are assembled into a session temp dir.
 """
 
 import os

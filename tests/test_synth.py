@@ -9,6 +9,7 @@ import soundfile as sf
 
 from scorer import synth
 from scorer.conversation import AGENT, CUSTOMER
+from scorer.settings import settings
 
 
 def rms(x: np.ndarray) -> float:
@@ -104,11 +105,15 @@ def test_pitch_and_gain_move_the_right_way(voice):
 
 def test_synthesis_is_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("HOSTSCORE_CACHE", str(tmp_path))
-    first = synth.synthesize("Cache me.", "espeak:en-us+f3", sample_rate=8000)
-    assert len(list(tmp_path.glob("*.wav"))) == 1
-    assert first.dtype == np.float32 and len(first) > 0.3 * 8000
-    np.testing.assert_array_equal(synth.synthesize("Cache me.", "espeak:en-us+f3", sample_rate=8000),
-                                  first)
+    settings.cache_clear()  # settings are read once per process: read the new cache folder
+    try:
+        first = synth.synthesize("Cache me.", "espeak:en-us+f3", sample_rate=8000)
+        assert len(list((tmp_path / "synth").glob("*.wav"))) == 1
+        assert first.dtype == np.float32 and len(first) > 0.3 * 8000
+        np.testing.assert_array_equal(synth.synthesize("Cache me.", "espeak:en-us+f3", sample_rate=8000),
+                                      first)
+    finally:
+        settings.cache_clear()
 
 
 def test_truth_silences_and_overlaps():
