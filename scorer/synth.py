@@ -119,7 +119,8 @@ def _piper(text: str, length_scale: float) -> tuple[np.ndarray, int]:
     pause = np.zeros(int(SENTENCE_PAUSE_S * length_scale * rate), np.float32)
     chunks = voice.synthesize(text, SynthesisConfig(length_scale=length_scale))
     parts = [p for c in chunks for p in (c.audio_float_array, pause)][:-1]
-    return np.concatenate(parts), rate
+    # A line with nothing to pronounce ("...") is a silent line, not an error.
+    return (np.concatenate(parts) if parts else np.zeros(0, np.float32)), rate
 
 
 def _espeak(text: str, voice: str, length_scale: float) -> tuple[np.ndarray, int]:
@@ -170,7 +171,7 @@ def _speak(text: str, voice: str, length_scale: float) -> tuple[np.ndarray, int]
         audio, rate = _espeak(text, voice.partition(":")[2] or DEFAULT_ESPEAK_VOICE, length_scale)
     else:
         raise ValueError(f"unknown voice {voice!r}: use 'joe', 'espeak' or 'espeak:<voicename>'")
-    audio = (audio * (PEAK / max(np.abs(audio).max(), 1e-9))).astype(np.float32)
+    audio = (audio * (PEAK / max(np.abs(audio).max(initial=0.0), 1e-9))).astype(np.float32)
 
     cached.parent.mkdir(parents=True, exist_ok=True)
     # Write then rename, so a parallel test run never reads a half-written file.

@@ -56,7 +56,10 @@ class FeatureSpec:
     name: str
     sign: int  # +1: can only raise its quality; -1: can only lower it
     prior: float  # size of its weight in the hand-set definition
-    centre: float  # a typical value, and the scale of a notable difference from it
+    # A typical value, and the scale of a notable difference from it. For a measure text cannot give
+    # (dead air, interruptions), the value of a call where nothing happened: a conversation scored as text
+    # then scores as the same call spoken without incident.
+    centre: float
     scale: float
     raises: str  # reason shown when it raised the score
     lowers: str  # reason shown when it lowered the score

@@ -45,7 +45,7 @@ SPECS = (
                 "agent stayed engaged with the problem", "agent brushed the customer off",
                 "share of the agent's words said in brush-offs (\"nothing I can do\", \"not my department\", "
                 "blaming), each unit counted by how sure the head is"),
-    FeatureSpec("agent_interruptions", -1, 0.6, 0.5, 1.0,
+    FeatureSpec("agent_interruptions", -1, 0.6, 0.0, 1.0,
                 "agent let the customer finish", "agent talked over the customer",
                 "the agent taking the floor while the customer is still speaking (per 5 minutes; backchannels "
                 "like \"mm-hmm\" do not count)"),

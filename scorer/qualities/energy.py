@@ -37,7 +37,7 @@ SPECS = (
                 "agent's voice carried energy", "agent's voice was soft and low in effort",
                 "vocal effort of the agent's voice: energy at 1-3.4 kHz over 0.3-1 kHz in dB, which rises as a voice "
                 "is pushed harder and does not change with the recording's gain (audio only)"),
-    FeatureSpec("agent_pace_off_band", -1, 0.4, 10.0, 20.0,
+    FeatureSpec("agent_pace_off_band", -1, 0.4, 0.0, 20.0,
                 "agent spoke at a comfortable pace", "agent's pace was rushed or slow",
                 "speaking rate (words per minute of utterance time, pauses under 1 s included) outside a comfortable "
                 "130-280, the range of real conversational speech: dragging or rushed (from 30 words on: a sentence "
@@ -50,7 +50,7 @@ SPECS = (
                 "agent's language was upbeat and positive", "agent's language was flat or negative",
                 "upbeat, positive wording from the agent (mean over units, each counted by how much feeling it "
                 "carries: routine questions little)"),
-    FeatureSpec("dead_air", -1, 0.7, 0.05, 0.1,
+    FeatureSpec("dead_air", -1, 0.7, 0.0, 0.1,
                 "the call kept moving with little dead air", "dead air and holds drained the call",
                 "silences of 5 s or more inside the call, as a share of it (holds included)"),
     FeatureSpec("customer_energy_trend", +1, 0.5, 0.0, 0.5,
