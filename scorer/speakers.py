@@ -27,6 +27,8 @@ WINDOW_MS = 1500  # long enough for a stable voice embedding, short enough to si
 HOP_MS = 500
 MIN_WINDOW_MS = 400  # speech regions shorter than this get no embedding of their own
 EMBED_BATCH = 512
+MEL_BLOCK_FRAMES = 6000  # 60 s of mel frames computed at a time
+SUM_BLOCK = 1 << 20  # samples squared and summed at a time
 MIN_SPEAKER_WINDOWS = 5  # about 3 s of speech: less is not a second party worth a voice of its own
 MAX_CLUSTERED_WINDOWS = 4000  # about 33 minutes of speech; Ward's memory grows with the square
 MIN_RUN_MS = 500  # label flips shorter than this are smoothed away
@@ -99,10 +101,9 @@ def _embed(samples: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
     """One L2-normed resemblyzer embedding per window, in a single batched LSTM pass over a mel
     spectrogram computed once for the whole call."""
     import torch
-    from resemblyzer import normalize_volume, wav_to_mel_spectrogram
 
     encoder = _voice_encoder()
-    mel = wav_to_mel_spectrogram(normalize_volume(samples, -30, increase_only=True))
+    mel = _mel(samples)
     outputs = []
     # batches bound the LSTM's memory on long calls (a two-hour call has ~14,000 windows)
     for first in range(0, len(windows), EMBED_BATCH):
@@ -118,6 +119,43 @@ def _embed(samples: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
             outputs.append(encoder.relu(encoder.linear(hidden[-1])).numpy())
     raw = np.concatenate(outputs)
     return raw / np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-9)
+
+
+def _mel(samples: np.ndarray) -> np.ndarray:
+    """resemblyzer's input, (frames, bands): ``wav_to_mel_spectrogram(normalize_volume(samples,
+    -30, increase_only=True))``, computed MEL_BLOCK_FRAMES at a time. resemblyzer's own functions
+    hold a scaled copy of the call and its whole spectrum (1.1 GB more for a 58-minute call); each
+    frame depends only on its own 400 samples (zeros beyond the ends), so the blocks give the same
+    frames, to float32 rounding."""
+    import librosa
+    from resemblyzer import hparams
+
+    n_fft = hparams.sampling_rate * hparams.mel_window_length // 1000
+    hop = hparams.sampling_rate * hparams.mel_window_step // 1000
+    n_frames = len(samples) // hop + 1
+    gain = np.float32(_volume_gain(samples, hparams.audio_norm_target_dBFS))
+    mel = np.empty((n_frames, hparams.mel_n_channels), dtype=np.float32)
+    for first in range(0, n_frames, MEL_BLOCK_FRAMES):
+        last = min(first + MEL_BLOCK_FRAMES, n_frames)
+        begin, end = first * hop - n_fft // 2, (last - 1) * hop + n_fft // 2
+        block = np.zeros(end - begin, dtype=np.float32)
+        block[max(0, -begin) : min(end, len(samples)) - begin] = samples[max(0, begin) : end]
+        block *= gain
+        mel[first:last] = librosa.feature.melspectrogram(y=block, sr=hparams.sampling_rate, n_fft=n_fft, hop_length=hop,
+                                                         n_mels=hparams.mel_n_channels, center=False).T
+    return mel
+
+
+def _volume_gain(samples: np.ndarray, target_dbfs: float) -> float:
+    """The factor resemblyzer's ``normalize_volume(increase_only=True)`` scales by, from the RMS
+    summed in float64 a block at a time (no squared copy of the call)."""
+    energy = 0.0
+    for start in range(0, len(samples), SUM_BLOCK):
+        block = samples[start : start + SUM_BLOCK].astype(np.float64)
+        energy += float(block @ block)
+    rms = np.sqrt(energy / max(len(samples), 1))
+    change = target_dbfs - 20 * np.log10(rms) if rms > 0 else 0.0
+    return float(10 ** (change / 20)) if change > 0 else 1.0
 
 
 def _cluster(embeddings: np.ndarray, num_speakers: int, full: np.ndarray) -> np.ndarray:

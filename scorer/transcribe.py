@@ -1,8 +1,8 @@
 """Speech to words with timestamps, by faster-whisper (CTranslate2) or openai-whisper (PyTorch).
 
 Both engines run the same bundled weights (see whisper_models) with the same settings, and both
-transcribe only what silero-vad calls speech: Whisper invents text for silence and hold music,
-and a call has plenty of both.
+transcribe only what silero-vad calls speech (``vad``): Whisper invents text for silence and hold
+music, and a call has plenty of both.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE
 from .conversation import Word
-from .vad import THRESHOLD, speech_samples
+from .vad import speech_samples
 from .whisper_models import ct2_model_dir, load_openai_model
 
 ENGINES = ("faster-whisper", "openai-whisper")
@@ -27,7 +27,7 @@ BEAM_SIZE = 1
 BEST_OF = 1
 SEED = 0
 # Whisper gets speech in long stretches: pauses under 2 s stay in, with 0.4 s of context each side.
-VAD = {"threshold": THRESHOLD, "min_silence_duration_ms": 2000, "speech_pad_ms": 400}
+VAD_MIN_SILENCE_MS, VAD_PAD_MS = 2000, 400
 # A segment Whisper itself rates as probably not speech is dropped, whatever text it produced.
 NO_SPEECH_PROB = 0.9
 # openai-whisper gets speech in pieces of about one 30 s window, so progress can be reported.
@@ -108,6 +108,9 @@ def load_transcriber(engine: str = "faster-whisper", model: str = "tiny.en", dev
 def _load_faster_whisper(model, device, compute_type, language):
     import ctranslate2
     from faster_whisper import WhisperModel
+    from faster_whisper.transcribe import restore_speech_timestamps
+
+    from .whisper_features import BlockFeatureExtractor
 
     gpus = ctranslate2.get_cuda_device_count()
     if device == "auto":
@@ -121,15 +124,22 @@ def _load_faster_whisper(model, device, compute_type, language):
     except (RuntimeError, ValueError, OSError) as e:
         reason = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
         raise ValueError(f"{path}: faster-whisper could not load this Whisper model on {device} {compute_type} ({reason})") from None
+    whisper.feature_extractor = BlockFeatureExtractor.like(whisper.feature_extractor)
 
     def run(samples, progress):
         # Whisper's temperature fallback samples: a fixed seed makes the same call give the same words.
         ctranslate2.set_random_seed(SEED)
-        # The VAD model is faster-whisper's bundled onnx file: nothing is downloaded.
+        # What faster-whisper's vad_filter does, with the voice activity of vad, which holds no
+        # copies of the channel: the speech joined up is decoded, and times mapped back to the call.
+        speech = speech_samples(samples, VAD_MIN_SILENCE_MS, VAD_PAD_MS)
+        joined = np.concatenate([samples[a:b] for a, b in speech]) if speech else samples[:0]
         pieces, info = whisper.transcribe(
-            samples, language=language, beam_size=BEAM_SIZE, best_of=BEST_OF, word_timestamps=True,
-            condition_on_previous_text=False, vad_filter=True, vad_parameters=VAD,
+            joined, language=language, beam_size=BEAM_SIZE, best_of=BEST_OF, word_timestamps=True,
+            condition_on_previous_text=False, vad_filter=False,
         )
+        del joined  # Whisper keeps only its features of it
+        if speech:
+            pieces = restore_speech_timestamps(pieces, [{"start": a, "end": b} for a, b in speech], SAMPLE_RATE)
         segments = []
         for s in pieces:  # a generator: decoding happens as we iterate
             words = [(w.word, w.start, w.end, w.probability) for w in s.words or []]
@@ -157,7 +167,7 @@ def _load_openai_whisper(model, device, compute_type, language):
 
     def run(samples, progress):
         torch.manual_seed(SEED)  # the temperature fallback samples; same call, same words
-        speech = speech_samples(samples, VAD["min_silence_duration_ms"], VAD["speech_pad_ms"])
+        speech = speech_samples(samples, VAD_MIN_SILENCE_MS, VAD_PAD_MS)
         segments, detected = [], language
         for chunk in _chunks(speech):
             # Only speech is decoded, joined up; times are mapped back to the call's timeline.

@@ -19,7 +19,9 @@ from scorer.audio import SAMPLE_RATE, load_audio
 from scorer.conversation import AGENT, CUSTOMER, Turn, Word
 from scorer.speakers import (
     FRAME_MS,
+    MEL_BLOCK_FRAMES,
     SpeakerSegment,
+    _mel,
     diarization_error_rate,
     diarize,
     identify_agent,
@@ -136,6 +138,20 @@ def test_one_voice_gives_one_label(shared_data):
 
 def test_silence_gives_no_segments():
     assert diarize(np.zeros(5 * SAMPLE_RATE, dtype=np.float32)) == []
+
+
+@pytest.mark.parametrize("level", [1.0, 0.01])
+def test_mel_in_blocks_is_resemblyzers(resolved_mono_16k, level):
+    """The voice encoder's input, computed a block at a time, is resemblyzer's own, frame for frame,
+    to float32 rounding (the mel matrix product of a block may add in another order), both at a
+    normal level and raised to -30 dBFS from a quiet one (the gain summed in float64, not float32)."""
+    from resemblyzer import normalize_volume, wav_to_mel_spectrogram
+
+    call, _ = sf.read(resolved_mono_16k.path, dtype="float32")
+    samples = np.concatenate([call] * 2)[: 2 * MEL_BLOCK_FRAMES * 160 + 77] * np.float32(level)
+    ours, theirs = _mel(samples), wav_to_mel_spectrogram(normalize_volume(samples, -30, increase_only=True))
+    assert ours.shape == theirs.shape == (len(samples) // 160 + 1, 40)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6 * theirs.max())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import itertools
 import re
 
 import jiwer
@@ -6,7 +7,10 @@ import pytest
 
 from scorer import synth
 from scorer.audio import SAMPLE_RATE
-from scorer.transcribe import ENGINES, load_transcriber
+from scorer import vad
+from scorer.transcribe import BEAM_SIZE, BEST_OF, ENGINES, VAD_MIN_SILENCE_MS, VAD_PAD_MS, load_transcriber
+from scorer.whisper_features import BlockFeatureExtractor
+from scorer.whisper_models import ct2_model_dir
 
 SENTENCE = "Thank you for calling customer support. My name is Sarah, and I can help you reset your password today."
 LEAD_S, GAP_S = 2.0, 5.0
@@ -107,3 +111,56 @@ def test_unknown_choices():
         load_transcriber("whisperx")
     with pytest.raises(ValueError, match="tiny.en, base"):
         load_transcriber("faster-whisper", "large-v9")
+
+
+# --- the same numbers as faster-whisper, in bounded memory --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def long_speech(resolved_mono_16k) -> np.ndarray:
+    """Over 10,000 VAD windows (320 s), so the model state is carried across blocks, with pauses
+    both shorter and longer than the 2 s that splits Whisper's speech regions."""
+    import soundfile as sf
+
+    call, rate = sf.read(resolved_mono_16k.path, dtype="float32")
+    assert rate == SAMPLE_RATE
+    pieces = []
+    for pause_s in itertools.cycle((0.6, 3.0, 1.2, 5.0)):
+        pieces += [call, np.zeros(int(pause_s * SAMPLE_RATE), np.float32)]
+        if sum(map(len, pieces)) > 340 * SAMPLE_RATE:
+            return np.concatenate(pieces)
+
+
+@pytest.mark.parametrize("cut", ["whole", "multiple of the window", "short"])
+@pytest.mark.parametrize("min_silence_ms, pad_ms", [(100, 30), (VAD_MIN_SILENCE_MS, VAD_PAD_MS)])
+def test_voice_activity_is_faster_whispers(long_speech, cut, min_silence_ms, pad_ms):
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    samples = {"whole": long_speech, "multiple of the window": long_speech[: vad.WINDOW * 10_500],
+               "short": long_speech[SAMPLE_RATE : SAMPLE_RATE + 700]}[cut]
+    options = VadOptions(threshold=vad.THRESHOLD, min_silence_duration_ms=min_silence_ms, speech_pad_ms=pad_ms)
+    theirs = [(s["start"], s["end"]) for s in get_speech_timestamps(samples.copy(), options, sampling_rate=SAMPLE_RATE)]
+    ours = vad.speech_samples(samples, min_silence_ms, pad_ms)
+    assert ours == theirs and ours
+
+
+def test_block_features_are_faster_whispers(long_speech):
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    whole, blocks = FeatureExtractor(), BlockFeatureExtractor.like(FeatureExtractor())
+    for n in (0, 239, 241, 555, len(long_speech) // 3 + 77):
+        np.testing.assert_array_equal(blocks(long_speech[:n]), whole(long_speech[:n]))
+
+
+def test_faster_whisper_words_are_its_own_vad_filters(tiny_by_engine, call):
+    """Our voice activity and features in place of faster-whisper's give its very words and times."""
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(str(ct2_model_dir("tiny.en")), device="cpu", compute_type="int8")
+    pieces, _ = model.transcribe(call, language="en", beam_size=BEAM_SIZE, best_of=BEST_OF, word_timestamps=True,
+                                 condition_on_previous_text=False, vad_filter=True,
+                                 vad_parameters={"threshold": vad.THRESHOLD, "min_silence_duration_ms": VAD_MIN_SILENCE_MS,
+                                                 "speech_pad_ms": VAD_PAD_MS})
+    theirs = [(w.word, round(w.start * 1000), round(w.end * 1000)) for s in pieces for w in s.words]
+    ours = [(w.text, w.begin_ms, w.end_ms) for w in tiny_by_engine["faster-whisper"].transcribe(call).words]
+    assert ours == theirs and ours
