@@ -403,11 +403,16 @@ def _interruptions(spurts: dict[str, list[_Stretch]], utterances: dict[str, list
             if _is_confirmation(tokens, just_said):
                 confirmations[me] += 1
                 continue
-            held, mine = _containing(utterances[other], s.begin_ms), _containing(utterances[me], s.begin_ms)
+            # the other party's speech under way, which stops when they stop (a spurt: a pause of a second
+            # after being talked over is them giving way, not a breath), and mine, which goes on
+            held, mine = theirs[i], _containing(utterances[me], s.begin_ms)
+            resumed_ms = theirs[i + 1].begin_ms if i + 1 < len(theirs) else None
             # cut off: the other party still had a word to start, not just finishing its last one
             # (without word times that cannot be told, and the overlap is taken as a cut)
             cut_off = any(b >= s.begin_ms for _, b, _ in held.words) or not held.word_times
-            if cut_off and held.end_ms - s.begin_ms <= YIELD_MS and mine.end_ms >= held.end_ms + KEEP_FLOOR_MS:
+            gave_way = resumed_ms is None or resumed_ms >= held.end_ms + KEEP_FLOOR_MS
+            if (cut_off and gave_way and held.end_ms - s.begin_ms <= YIELD_MS
+                    and mine.end_ms >= held.end_ms + KEEP_FLOOR_MS):
                 events.append(Interruption(me, other, s.begin_ms, held.end_ms, held.end_ms - s.begin_ms, " ".join(tokens)))
                 counts[me] += 1
             else:

@@ -170,7 +170,7 @@ def _speak(text: str, voice: str, length_scale: float) -> tuple[np.ndarray, int]
     elif voice == "espeak" or voice.startswith("espeak:"):
         audio, rate = _espeak(text, voice.partition(":")[2] or DEFAULT_ESPEAK_VOICE, length_scale)
     else:
-        raise ValueError(f"unknown voice {voice!r}: use 'joe', 'espeak' or 'espeak:<voicename>'")
+        raise ValueError(f"unknown voice {voice!r}: use 'joe', 'joe:<cents>', 'espeak' or 'espeak:<voicename>'")
     audio = (audio * (PEAK / max(np.abs(audio).max(initial=0.0), 1e-9))).astype(np.float32)
 
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -185,12 +185,17 @@ def synthesize(text: str, voice: str, sample_rate: int = 16000, length_scale: fl
                pitch_cents: int = 0, gain_db: float = 0.0) -> np.ndarray:
     """Speak ``text`` as float32 mono at ``sample_rate``, trimmed of leading/trailing silence.
 
-    ``voice`` is "joe" (piper) or "espeak" / "espeak:<voicename>" (espeak-ng). Before ``gain_db``
-    every line is normalised to the same peak, so gain alone sets the level.
+    ``voice`` is "joe" (piper), "joe:<cents>" (joe shifted in pitch: a second speaker as clear to
+    Whisper as joe, for piper ships one English voice offline) or "espeak" / "espeak:<voicename>"
+    (espeak-ng). Before ``gain_db`` every line is normalised to the same peak, so gain alone sets the
+    level.
     """
     # Piper is not deterministic, so pitch, gain and sample rate are applied to one cached
     # recording: variants are the same words spoken livelier or flatter, and one call at 8 and
     # 16 kHz has its words at the same times.
+    if voice.startswith("joe:"):
+        pitch_cents += int(voice.partition(":")[2])
+        voice = "joe"
     audio, rate = _speak(text, voice, length_scale)
     effects = (["pitch", str(pitch_cents)] if pitch_cents else []) + (
         ["gain", str(gain_db)] if gain_db else [])

@@ -19,8 +19,8 @@ from .audio import SAMPLE_RATE
 # silero's default threshold (0.5) misses much band-limited 8 kHz telephone speech; 0.35 keeps it
 # while hold music and line noise still fall below (tests/test_transcribe.py checks both).
 THRESHOLD = 0.35
-# Below this a speech region may end (silero's default: 0.15 under THRESHOLD).
-NEG_THRESHOLD = THRESHOLD - 0.15
+# Below the threshold by this much a speech region may end (silero's default).
+NEG_MARGIN = 0.15
 WINDOW = 512  # samples per probability at 16 kHz
 CONTEXT = 64  # samples of the previous window the model sees with each window
 BLOCK_WINDOWS = 10_000  # windows per model run: faster-whisper's batch, so its state carries at the same places
@@ -55,10 +55,11 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
     return np.concatenate(probabilities)
 
 
-def speech_samples(samples: np.ndarray, min_silence_ms: int = 100, pad_ms: int = 30) -> list[tuple[int, int]]:
+def speech_samples(samples: np.ndarray, min_silence_ms: int = 100, pad_ms: int = 30,
+                   threshold: float = THRESHOLD) -> list[tuple[int, int]]:
     """Speech as (begin, end) sample ranges of 16 kHz mono audio. Pauses shorter than
     ``min_silence_ms`` do not split a region; each region is padded by ``pad_ms``."""
-    return _regions(speech_probabilities(samples), len(samples), min_silence_ms, pad_ms)
+    return _regions(speech_probabilities(samples), len(samples), min_silence_ms, pad_ms, threshold)
 
 
 def speech_regions(samples: np.ndarray, min_silence_ms: int = 100, pad_ms: int = 30) -> list[tuple[int, int]]:
@@ -66,19 +67,20 @@ def speech_regions(samples: np.ndarray, min_silence_ms: int = 100, pad_ms: int =
     return [(a * 1000 // SAMPLE_RATE, b * 1000 // SAMPLE_RATE) for a, b in speech_samples(samples, min_silence_ms, pad_ms)]
 
 
-def _regions(probabilities: np.ndarray, length: int, min_silence_ms: int, pad_ms: int) -> list[tuple[int, int]]:
+def _regions(probabilities: np.ndarray, length: int, min_silence_ms: int, pad_ms: int,
+             threshold: float = THRESHOLD) -> list[tuple[int, int]]:
     """silero's rules, as faster-whisper's ``get_speech_timestamps`` applies them (no shortest or
-    longest region): speech starts at a window at or above THRESHOLD and ends where the
-    probability fell below NEG_THRESHOLD, once it has stayed under THRESHOLD for
+    longest region): speech starts at a window at or above ``threshold`` and ends where the
+    probability fell below it by NEG_MARGIN, once it has stayed under ``threshold`` for
     ``min_silence_ms``. Regions are then padded by ``pad_ms``, or meet halfway when closer than that."""
     min_silence = SAMPLE_RATE * min_silence_ms / 1000
     pad = SAMPLE_RATE * pad_ms / 1000
     regions: list[list[int]] = []
     start = None  # of the region under way
-    quiet_from = 0  # where the probability last fell below NEG_THRESHOLD inside it (0: it has not)
+    quiet_from = 0  # where the probability last fell below threshold - NEG_MARGIN inside it (0: it has not)
     # compared in float32, as faster-whisper compares the model's float32 output
-    speech = (probabilities >= np.float32(THRESHOLD)).tolist()
-    quiet = (probabilities < np.float32(NEG_THRESHOLD)).tolist()
+    speech = (probabilities >= np.float32(threshold)).tolist()
+    quiet = (probabilities < np.float32(threshold - NEG_MARGIN)).tolist()
     for i, (is_speech, is_quiet) in enumerate(zip(speech, quiet)):
         at = WINDOW * i
         if is_speech:
