@@ -403,8 +403,8 @@ def _interruptions(spurts: dict[str, list[_Stretch]], utterances: dict[str, list
             if _is_confirmation(tokens, just_said):
                 confirmations[me] += 1
                 continue
-            # the other party's speech under way, which stops when they stop (a spurt: a pause of a second
-            # after being talked over is them giving way, not a breath), and mine, which goes on
+            # the other party's spurt under way, which ends where they stop: falling silent for over
+            # KEEP_FLOOR_MS once talked over is giving way, not a breath; and my utterance, which goes on
             held, mine = theirs[i], _containing(utterances[me], s.begin_ms)
             resumed_ms = theirs[i + 1].begin_ms if i + 1 < len(theirs) else None
             # cut off: the other party still had a word to start, not just finishing its last one

@@ -99,24 +99,23 @@ def test_outcome(score, rec, layout):
         assert result.outcome.status != "resolved"
 
 
+def _agrees_with_judgement(quality, judged_yes: bool, judged_moments) -> None:
+    """A score on the judged side of the middle, raised by the moments the judgement names."""
+    if judged_yes:
+        assert quality.score >= YES, quality.evidence
+        assert _near(_raising(quality), judged_moments), quality.evidence
+    else:
+        assert quality.score <= NO, quality.evidence
+
+
 @pytest.mark.parametrize("rec,layout", _cases(lambda rec: rec["satisfied"] is not None and rec["parties"] == "both"))
 def test_satisfaction(score, rec, layout):
-    satisfaction = score(rec, layout).scores["satisfaction"]
-    if rec["satisfied"]:
-        assert satisfaction.score >= YES, satisfaction.evidence
-        assert _near(_raising(satisfaction), rec["moments"]["satisfaction"]), satisfaction.evidence
-    else:
-        assert satisfaction.score <= NO, satisfaction.evidence
+    _agrees_with_judgement(score(rec, layout).scores["satisfaction"], rec["satisfied"], rec["moments"].get("satisfaction"))
 
 
 @pytest.mark.parametrize("rec,layout", _cases(lambda rec: rec["courteous"] is not None, "connection"))
 def test_connection(score, rec, layout):
-    connection = score(rec, layout).scores["connection"]
-    if rec["courteous"]:
-        assert connection.score >= YES, connection.evidence
-        assert _near(_raising(connection), rec["moments"]["courtesy"]), connection.evidence
-    else:
-        assert connection.score <= NO, connection.evidence
+    _agrees_with_judgement(score(rec, layout).scores["connection"], rec["courteous"], rec["moments"].get("courtesy"))
 
 
 @pytest.mark.parametrize("rec,layout", _cases(lambda rec: rec["talked_over"] is not None))
