@@ -32,12 +32,14 @@ SEED = 0
 # late and Whisper lost its first words ("Sure.", "No problem", "Right."). A lower onset threshold and
 # a pad wider than that lag keep them (word error on 8 kHz synthesised calls: agent 0.18 -> 0.09,
 # customer 0.16 -> 0.12); Whisper's own no-speech rating still drops hold music and line noise, and
-# the first word after a pause is moved to where its sound begins (_snap_onsets).
+# the words at the edges of a pause are fitted to their sound (_fit_to_sound).
 VAD_THRESHOLD, VAD_MIN_SILENCE_MS, VAD_PAD_MS = 0.25, 2000, 1500
-# A word's sound begins at its first 10 ms frame within 30 dB of its loudest (after a pause of 0.3 s).
-ONSET_FRAME_MS = 10
-ONSET_BELOW_PEAK = 10 ** (-30 / 10)  # in power
-PAUSE_BEFORE_ONSET_MS = 300
+# Next to a pause of 0.3 s or more, a word's sound is its 10 ms frames within 30 dB of the loudest
+# speech within a second of it.
+SOUND_FRAME_MS = 10
+SOUND_BELOW_PEAK = 10 ** (-30 / 10)  # in power
+SOUND_CONTEXT_MS = 1000
+EDGE_PAUSE_MS = 300
 # A segment Whisper itself rates as probably not speech is dropped, whatever text it produced.
 NO_SPEECH_PROB = 0.9
 # openai-whisper gets speech in pieces of about one 30 s window, so progress can be reported.
@@ -88,7 +90,7 @@ class Transcriber:
             raise ValueError(f"expected mono samples, got shape {samples.shape}")
         segments, language = self._run(samples, progress)
         speech = [s for s in segments if s.speech]
-        _snap_onsets([w for s in speech for w in s.words], samples)
+        _fit_to_sound([w for s in speech for w in s.words], samples)
         if not speech:
             language = self.language  # faster-whisper "detects" a language in silence too
         if progress:
@@ -214,21 +216,31 @@ def _segment(text, start, end, words, no_speech_prob) -> Segment | None:
     return Segment(text.strip(), _ms(start), max(_ms(end), kept[-1].end_ms), kept)
 
 
-def _snap_onsets(words: list[Word], samples: np.ndarray) -> None:
-    """Move the first word after a pause to where its sound begins. Whisper places it at the start of
-    the padded region it was given, up to the pad early: on a stereo channel that is inside the other
-    party's turn, which would read as talking over them."""
-    frame = SAMPLE_RATE * ONSET_FRAME_MS // 1000
-    previous_end = -PAUSE_BEFORE_ONSET_MS
-    for word in words:
-        if word.begin_ms - previous_end >= PAUSE_BEFORE_ONSET_MS:
-            a = word.begin_ms * SAMPLE_RATE // 1000
-            n = (word.end_ms * SAMPLE_RATE // 1000 - a) // frame
-            if n > 0:
-                power = np.square(samples[a : a + n * frame], dtype=np.float64).reshape(n, frame).mean(axis=1)
-                onset = int(np.argmax(power >= power.max() * ONSET_BELOW_PEAK))
-                word.begin_ms += onset * ONSET_FRAME_MS
-        previous_end = word.end_ms
+def _fit_to_sound(words: list[Word], samples: np.ndarray) -> None:
+    """Fit the words at the edges of a pause to their sound. Whisper stretches the first word after a
+    pause back to the start of the padded region it was given, and the last word before one on to its
+    end, up to the pad early or late: on a stereo channel that is inside the other party's turn, which
+    would read as talking over them, or as their speech on this channel."""
+    frame = SAMPLE_RATE * SOUND_FRAME_MS // 1000
+    begins, ends = [w.begin_ms for w in words], [w.end_ms for w in words]
+    for k, word in enumerate(words):
+        after_pause = k == 0 or begins[k] - ends[k - 1] >= EDGE_PAUSE_MS
+        before_pause = k == len(words) - 1 or begins[k + 1] - ends[k] >= EDGE_PAUSE_MS
+        if not (after_pause or before_pause) or ends[k] - begins[k] < SOUND_FRAME_MS:
+            continue
+        # frames from a second before the word to a second after: the speech around it sets the level
+        first = max(0, begins[k] - SOUND_CONTEXT_MS) // SOUND_FRAME_MS
+        n = min(len(samples) // frame, (ends[k] + SOUND_CONTEXT_MS) // SOUND_FRAME_MS) - first
+        power = np.square(samples[first * frame : (first + n) * frame], dtype=np.float64).reshape(n, frame).mean(axis=1)
+        inside = np.arange(begins[k] // SOUND_FRAME_MS, ends[k] // SOUND_FRAME_MS) - first
+        sound = inside[power[inside] >= power.max() * SOUND_BELOW_PEAK]
+        if after_pause:
+            word.begin_ms = int(first + sound[0]) * SOUND_FRAME_MS if len(sound) else ends[k]
+        if before_pause:
+            word.end_ms = int(first + sound[-1] + 1) * SOUND_FRAME_MS if len(sound) else begins[k]
+        # a word Whisper placed wholly in silence keeps a point where it was placed, never inverted
+        word.begin_ms = max(begins[k], min(word.begin_ms, ends[k]))
+        word.end_ms = min(ends[k], max(word.end_ms, word.begin_ms))
 
 
 def _ms(seconds: float) -> int:

@@ -151,7 +151,8 @@ def test_block_features_are_faster_whispers(long_speech):
 
 def test_faster_whisper_words_are_its_own_vad_filters(tiny_by_engine, call):
     """Our voice activity and features in place of faster-whisper's give its very words and times,
-    except that a word after a pause may begin later: where its sound begins (never past its end)."""
+    except that a word next to a pause is fitted to its sound: it may begin later or end earlier,
+    always inside the span faster-whisper gave it."""
     from faster_whisper import WhisperModel
 
     model = WhisperModel(str(ct2_model_dir("tiny.en")), device="cpu", compute_type="int8")
@@ -161,8 +162,8 @@ def test_faster_whisper_words_are_its_own_vad_filters(tiny_by_engine, call):
                                                  "speech_pad_ms": VAD_PAD_MS})
     theirs = [(w.word, round(w.start * 1000), round(w.end * 1000)) for s in pieces for w in s.words]
     ours = [(w.text, w.begin_ms, w.end_ms) for w in tiny_by_engine["faster-whisper"].transcribe(call).words]
-    assert [(text, end) for text, _, end in ours] == [(text, end) for text, _, end in theirs] and ours
-    assert all(b <= a <= end for (_, a, end), (_, b, _) in zip(ours, theirs))
+    assert [text for text, _, _ in ours] == [text for text, _, _ in theirs] and ours
+    assert all(b <= a <= e <= f for (_, a, e), (_, b, f) in zip(ours, theirs))
 
 
 OPENERS = [("CUSTOMER", "Hi, I've just moved into a new flat and I need to set up the account and give you a reading."),
