@@ -1,11 +1,13 @@
-"""Audio loading: any common call-recording file to float32 channels at 16 kHz.
+"""Audio loading: any common call-recording file to 16-bit channels at 16 kHz.
 
 libsndfile (via soundfile) reads WAV in every PCM/float/mu-law/A-law flavour, FLAC, OGG/Opus and
 MP3 quickly and tells us the length from the header; anything else (M4A, AMR, ...) goes through
 ffmpeg. Channels are kept apart because a stereo call recording has one party per channel.
 
-Files are decoded and resampled in blocks into one preallocated array, so a 4-hour call costs
-its 16 kHz samples and little more. What was wrong with a file that could still be scored (cut
+Files are decoded and resampled in blocks into one preallocated int16 array, so a 4-hour call
+costs its 16 kHz samples at 2 bytes each (115 MB per channel-hour, half of float32) and little
+more; 16 bits hold telephone audio without loss (its noise floor is far above -96 dB). The stages
+read the channels a block at a time through ``to_float``, so no channel is held whole as float. What was wrong with a file that could still be scored (cut
 short, damaged samples, float samples beyond full scale) is kept in ``Audio.notes`` and reported
 with the result under ``skipped``.
 """
@@ -42,6 +44,7 @@ MAX_NONFINITE_SHARE = 0.001
 # signal is on another scale, and it is scaled down instead.
 MAX_CLIPPED_SHARE = 0.001
 BLOCK_S = 60  # seconds decoded and resampled at a time
+INT16_SCALE = 32768  # int16 sample k is k / 32768 of full scale, as libsndfile reads PCM_16
 
 
 class AudioError(ValueError):
@@ -50,7 +53,7 @@ class AudioError(ValueError):
 
 @dataclass
 class Audio:
-    samples: np.ndarray  # float32, shape (channels, n), in [-1, 1], at SAMPLE_RATE
+    samples: np.ndarray  # int16, shape (channels, n), at SAMPLE_RATE: read it through to_float
     source: str  # path or name
     source_sample_rate: int
     source_channels: int
@@ -67,10 +70,26 @@ class Audio:
         return int(round(1000 * self.samples.shape[1] / SAMPLE_RATE))
 
     def channel(self, i: int) -> np.ndarray:
-        return self.samples[i]
+        """Channel ``i`` as float32 in [-1, 1]: a copy, twice the int16 channel's memory."""
+        return to_float(self.samples[i])
 
     def mono(self) -> np.ndarray:
-        return self.samples.mean(axis=0) if self.channels > 1 else self.samples[0]
+        """The channels averaged, float32 in [-1, 1]."""
+        return to_float(self.samples).mean(axis=0) if self.channels > 1 else self.channel(0)
+
+
+def to_float(samples: np.ndarray) -> np.ndarray:
+    """float32 in [-1, 1] of a stretch of samples: int16 (what ``Audio`` holds) scaled by 1/32768,
+    exactly as libsndfile reads 16-bit PCM; float as it is."""
+    samples = np.asarray(samples)
+    if samples.dtype == np.int16:
+        return samples.astype(np.float32) * np.float32(1 / INT16_SCALE)
+    return samples.astype(np.float32, copy=False)
+
+
+def to_int16(samples: np.ndarray) -> np.ndarray:
+    """int16 of float samples, rounded; beyond full scale is clipped."""
+    return np.clip(np.round(samples * np.float32(INT16_SCALE)), -INT16_SCALE, INT16_SCALE - 1).astype(np.int16)
 
 
 def default_max_duration_s() -> float:
@@ -101,7 +120,7 @@ def check_file(path: Path, error: type[ValueError] = ValueError) -> None:
 
 
 def load_audio(path, max_duration_s: float | None = None) -> Audio:
-    """Decode ``path`` to float32 channels at 16 kHz.
+    """Decode ``path`` to int16 channels at 16 kHz.
 
     The length is checked against ``max_duration_s`` (default: env ``HOSTSCORE_MAX_CALL_MINUTES``,
     240 minutes) from the header before the samples are decoded, so an over-long file fails fast.
@@ -122,10 +141,19 @@ def load_audio(path, max_duration_s: float | None = None) -> Audio:
         info = None if _is_mp3(path) else sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError):
         info = None
-    if info is None:
-        decoded = _decode_ffmpeg(path, max_duration_s)
-    else:
-        decoded = _decode_soundfile(path, info, max_duration_s)
+
+    def decode(gain: float = 1.0) -> _Decoded:
+        if info is None:
+            return _decode_ffmpeg(path, max_duration_s, gain)
+        return _decode_soundfile(path, info, max_duration_s, gain)
+
+    decoded = decode()
+    if decoded.off_scale:
+        # float samples on another scale (e.g. +-20): int16 holds only full scale, so the file is
+        # decoded again scaled down to it, rather than every loud sample clipped
+        peak = decoded.peak
+        del decoded  # not two copies of a long call at once
+        decoded = decode(1 / peak)
     samples, notes = decoded.checked(path)
     if samples.shape[1] == 0:
         raise AudioError(f"{path}: contains no audio samples")
@@ -157,14 +185,16 @@ def _minutes(seconds: float) -> str:
 
 
 class _Decoded:
-    """Blocks of (frames, channels) float32 at the source rate, resampled to 16 kHz as they come
-    into one array that grows only when the header underestimated the length."""
+    """Blocks of (frames, channels) float32 at the source rate, multiplied by ``gain``, resampled to
+    16 kHz as they come and stored as int16 in one array that grows only when the header
+    underestimated the length. Damaged samples and the level are counted before the gain."""
 
-    def __init__(self, rate: int, channels: int, expected_s: float | None, source_format: str):
+    def __init__(self, rate: int, channels: int, expected_s: float | None, source_format: str, gain: float = 1.0):
         self.rate, self.channels, self.expected_s, self.format = rate, channels, expected_s, source_format
+        self.gain = gain
         self._stream = soxr.ResampleStream(rate, SAMPLE_RATE, channels, dtype="float32") if rate != SAMPLE_RATE else None
         capacity = int((expected_s or BLOCK_S) * SAMPLE_RATE) + SAMPLE_RATE
-        self._out = np.empty((channels, capacity), dtype=np.float32)
+        self._out = np.empty((channels, capacity), dtype=np.int16)
         self._n = 0
         self.frames_in = self.nonfinite = self.beyond_full_scale = 0
         self.peak = 0.0
@@ -173,6 +203,11 @@ class _Decoded:
     @property
     def decoded_s(self) -> float:
         return self.frames_in / self.rate
+
+    @property
+    def off_scale(self) -> bool:
+        """Whether so many float samples are beyond full scale that the signal is on another scale."""
+        return self.beyond_full_scale / max(1, self.frames_in * self.channels) > MAX_CLIPPED_SHARE
 
     def add(self, block: np.ndarray, last: bool = False):
         self.frames_in += len(block)
@@ -185,12 +220,15 @@ class _Decoded:
             if peak > 1.0:
                 self.beyond_full_scale += int(np.count_nonzero(np.abs(block) > 1.0))
                 self.peak = max(self.peak, peak)
+        if self.gain != 1.0:
+            block = block * np.float32(self.gain)
         out = self._stream.resample_chunk(block, last=last) if self._stream else block
         if self._n + len(out) > self._out.shape[1]:
-            grown = np.empty((self.channels, max(self._n + len(out), int(self._out.shape[1] * 1.5))), np.float32)
+            grown = np.empty((self.channels, max(self._n + len(out), int(self._out.shape[1] * 1.5))), np.int16)
             grown[:, : self._n] = self._out[:, : self._n]
             self._out = grown
-        self._out[:, self._n : self._n + len(out)] = out.T
+        # resampling can overshoot full scale by a little on loud audio: to_int16 clips it
+        self._out[:, self._n : self._n + len(out)] = to_int16(out.T)
         self._n += len(out)
 
     def finish(self, limit_s: float | None = None):
@@ -201,8 +239,9 @@ class _Decoded:
             self.frames_in = min(self.frames_in, int(round(limit_s * self.rate)))
 
     def checked(self, path: Path) -> tuple[np.ndarray, dict[str, str]]:
-        """The samples, with damaged ones silenced and the level brought within full scale, and
-        notes saying what was done; an error when too much of the file is damaged."""
+        """The samples, with damaged ones silenced and the level brought within full scale (clipped,
+        or scaled by the gain), and notes saying what was done; an error when too much of the file
+        is damaged."""
         # A view, not a copy: copying a long call would double its memory for a moment.
         samples = self._out[:, : self._n]
         notes = {}
@@ -214,27 +253,25 @@ class _Decoded:
                                  " the audio data is damaged")
             notes["audio.samples"] = f"{self.nonfinite} samples were not numbers (NaN or infinite) and were set to silence"
         if self.beyond_full_scale:
-            if self.beyond_full_scale / total <= MAX_CLIPPED_SHARE:
+            if not self.off_scale:
                 notes["audio.level"] = (f"{self.beyond_full_scale} float samples beyond full scale (up to"
                                         f" {self.peak:.1f}, where 1.0 is full scale) were clipped")
             else:
-                samples *= np.float32(1 / self.peak)
                 notes["audio.level"] = (f"float samples reach {self.peak:.1f}, beyond full scale (1.0): the signal was"
                                         f" scaled down by {20 * np.log10(self.peak):.1f} dB, so loudness is relative")
         if self.decoder_errors:
             notes["audio.damaged"] = (f"the decoder reported {len(self.decoder_errors)} damaged parts (first:"
                                       f" {self.decoder_errors[0]}); what could be decoded was scored")
-        # Resampling can overshoot full scale by a little on loud audio.
-        np.clip(samples, -1.0, 1.0, out=samples)
         return samples, notes
 
 
-def _decode_soundfile(path: Path, info, max_duration_s: float) -> _Decoded:
+def _decode_soundfile(path: Path, info, max_duration_s: float, gain: float = 1.0) -> _Decoded:
     # libsndfile counts WAV frames from the data actually present and logs "(should be N)" when
     # the header promised more; MP3 frames come from the Xing header, so a cut MP3 reads short.
     duration_s = info.frames / info.samplerate if info.frames > 0 and info.samplerate > 0 else None
     _check_header(path, info.channels, info.samplerate, duration_s, max_duration_s)
-    decoded = _Decoded(info.samplerate, info.channels, duration_s, f"{info.format} {info.subtype} {info.samplerate} Hz")
+    decoded = _Decoded(info.samplerate, info.channels, duration_s, f"{info.format} {info.subtype} {info.samplerate} Hz",
+                       gain)
     promised = re.search(r"data : (\d+) \(should be \d+\)", info.extra_info)
     block_align = re.search(r"Block Align\s*:\s*(\d+)", info.extra_info)
     if promised and block_align and int(block_align.group(1)) > 0:
@@ -254,7 +291,7 @@ def _decode_soundfile(path: Path, info, max_duration_s: float) -> _Decoded:
     return decoded
 
 
-def _decode_ffmpeg(path: Path, max_duration_s: float) -> _Decoded:
+def _decode_ffmpeg(path: Path, max_duration_s: float, gain: float = 1.0) -> _Decoded:
     if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
         raise AudioError(f"{path}: not a format libsndfile reads, and ffmpeg is not installed to try it")
     probe = subprocess.run(
@@ -279,7 +316,7 @@ def _decode_ffmpeg(path: Path, max_duration_s: float) -> _Decoded:
     duration = duration if np.isfinite(duration) and duration > 0 else None
     _check_header(path, channels, sample_rate, duration, max_duration_s)
 
-    decoded = _Decoded(sample_rate, channels, duration, f"{codec} {sample_rate} Hz")
+    decoded = _Decoded(sample_rate, channels, duration, f"{codec} {sample_rate} Hz", gain)
     block_bytes = BLOCK_S * sample_rate * channels * 4
     with tempfile.TemporaryFile() as errors:
         # -t stops a stream without a duration in its header from decoding past the limit.

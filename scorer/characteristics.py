@@ -21,7 +21,7 @@ from typing import Optional
 import librosa
 import numpy as np
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, to_float
 from .conversation import AGENT, CUSTOMER, PARTIES, Conversation, Turn
 
 # Pauses shorter than this are part of speaking (breaths, phrasing, hesitation); longer ones are
@@ -206,7 +206,7 @@ def measure(
     silence_threshold_ms: int = 5000,
     overlap_measurable: bool = True,
 ) -> Characteristics:
-    """Measure a call. ``party_audio`` maps party -> float32 mono signal at SAMPLE_RATE: that
+    """Measure a call. ``party_audio`` maps party -> mono signal at SAMPLE_RATE (int16 or float): that
     party's channel for stereo, or the same mixed signal for both parties for mono (loudness and
     pitch are then read only inside the party's own turns). ``overlap_measurable`` is False for a
     mono recording: its one transcription gives one word at a time, so interruptions are skipped."""
@@ -467,7 +467,7 @@ def _voice(
         if signal is None:
             continue
         spans = _union(_speech(turn))
-        samples = np.concatenate([signal[_sample(b) : _sample(e)] for b, e in spans] or [signal[:0]])
+        samples = to_float(np.concatenate([signal[_sample(b) : _sample(e)] for b, e in spans] or [signal[:0]]))
         if samples.size:
             m.loudness_dbfs = _dbfs(samples)
             m.loudness_score = _score(m.loudness_dbfs)
@@ -494,7 +494,7 @@ def _voice(
 
 
 def _mono(party: str, signal: np.ndarray) -> np.ndarray:
-    signal = np.asarray(signal, dtype=np.float32)
+    signal = np.asarray(signal)  # read a turn at a time through to_float: no float copy of the call
     if signal.ndim != 1:
         raise ValueError(f"{party} audio must be one mono signal, got shape {signal.shape}")
     return signal
@@ -552,7 +552,7 @@ def _semitones(f0: np.ndarray) -> np.ndarray:
 
 def _turn_f0(signal: np.ndarray, turn: Turn, spans: list[Span]) -> np.ndarray:
     """F0 of the voiced frames whose centres fall inside the turn's words."""
-    y = signal[_sample(turn.begin_ms) : _sample(turn.end_ms)]
+    y = to_float(signal[_sample(turn.begin_ms) : _sample(turn.end_ms)])
     if y.size == 0:
         return np.zeros(0)
     f0 = _voiced_f0(y)

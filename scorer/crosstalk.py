@@ -16,7 +16,7 @@ import re
 import numpy as np
 from scipy.signal import correlate
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, to_float
 from .conversation import Word
 
 # Echo return loss is rarely under 10 dB; two parties talking at once are within that of each other
@@ -38,7 +38,7 @@ FAINT_DB = 15.0
 
 def remove_echo(words: list[list[Word]], channels: list[np.ndarray]) -> tuple[list[list[Word]], list[list[Word]]]:
     """Split each channel's words into (kept, echo). ``words[i]`` are the words transcribed from
-    ``channels[i]`` (float32 mono at SAMPLE_RATE), for the two channels of a stereo call."""
+    ``channels[i]`` (mono at SAMPLE_RATE, int16 or float), for the two channels of a stereo call."""
     kept: list[list[Word]] = [[], []]
     echo: list[list[Word]] = [[], []]
     for me, other in ((0, 1), (1, 0)):
@@ -71,8 +71,8 @@ def _compare(own: np.ndarray, other: np.ndarray, word: Word) -> tuple[np.ndarray
     louder there, and the normalised cross-correlation (1: the word is a scaled copy)."""
     middle, half = (word.begin_ms + word.end_ms) // 2, max(word.end_ms - word.begin_ms, MIN_TEMPLATE_MS) // 2
     begin, end = _samples(middle - half), _samples(middle + half)
-    template = own[begin:end].astype(np.float64)
-    search = other[_samples(middle - half - MAX_ECHO_DELAY_MS - PAD_MS) : end + _samples(PAD_MS)].astype(np.float64)
+    template = to_float(own[begin:end]).astype(np.float64)
+    search = to_float(other[_samples(middle - half - MAX_ECHO_DELAY_MS - PAD_MS) : end + _samples(PAD_MS)]).astype(np.float64)
     if template.size == 0 or search.size < template.size:
         return np.zeros(1, bool), np.zeros(1)
     own_energy = max(float(np.sum(template * template)), 1e-12)
@@ -87,7 +87,7 @@ def _compare(own: np.ndarray, other: np.ndarray, word: Word) -> tuple[np.ndarray
 
 
 def _window(signal: np.ndarray, word: Word) -> np.ndarray:
-    return signal[_samples(word.begin_ms) : _samples(word.end_ms)]
+    return to_float(signal[_samples(word.begin_ms) : _samples(word.end_ms)])
 
 
 def _samples(ms: int) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import heads as turn_heads
-from .audio import SAMPLE_RATE, Audio, load_audio
+from .audio import SAMPLE_RATE, Audio, load_audio, to_float
 from .characteristics import measure
 from .crosstalk import remove_echo
 from .conversation import AGENT, CUSTOMER, Conversation, Turn, Word, build_turns, from_dict, has_times
@@ -98,7 +98,8 @@ class Scorer:
         if audio.duration_ms < MIN_CONVERSATION_MS:
             skipped["duration"] = (f"the recording is very short ({audio.duration_ms / 1000:.1f} s): too little to judge "
                                    "a conversation, so read its scores with care")
-        channels = [audio.channel(i) for i in range(audio.channels)]
+        # the int16 channels themselves: each stage reads them a block at a time as float
+        channels = list(audio.samples)
         if len(channels) == 2 and _duplicated(channels):
             skipped["stereo"] = "both channels carry the same signal: scored as mono"
             channels = [channels[0]]
@@ -279,7 +280,7 @@ def _duplicated(channels: list[np.ndarray]) -> bool:
 
 def _peak(samples: np.ndarray) -> str:
     """The loudest sample, in words: how a channel judged silent was measured."""
-    peak = max(float(samples.max(initial=0.0)), -float(samples.min(initial=0.0)))
+    peak = float(np.abs(to_float(np.array([samples.max(initial=0), samples.min(initial=0)]))).max())
     return f"peak {20 * np.log10(peak):.0f} dBFS" if peak > 0 else "every sample zero"
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, to_float
 from .conversation import AGENT, CUSTOMER, Turn, Word, build_turns
 from .heads import Head, load_heads
 from .vad import speech_regions
@@ -68,7 +68,7 @@ def _voice_encoder():
 
 
 def diarize(samples: np.ndarray, num_speakers: int = 2) -> list[SpeakerSegment]:
-    """Who spoke when, for mono float32 audio at 16 kHz. Labels are 0..num_speakers-1 in order of
+    """Who spoke when, for mono audio at 16 kHz (int16 or float). Labels are 0..num_speakers-1 in order of
     first appearance; a call with one voice comes back with label 0 only, silence with no segments.
     Speech too short to embed (under MIN_WINDOW_MS) takes the label of the nearest window in time."""
     regions = speech_regions(samples)
@@ -143,7 +143,7 @@ def _mel(samples: np.ndarray) -> np.ndarray:
         last = min(first + MEL_BLOCK_FRAMES, n_frames)
         begin, end = first * hop - n_fft // 2, (last - 1) * hop + n_fft // 2
         block = np.zeros(end - begin, dtype=np.float32)
-        block[max(0, -begin) : min(end, len(samples)) - begin] = samples[max(0, begin) : end]
+        block[max(0, -begin) : min(end, len(samples)) - begin] = to_float(samples[max(0, begin) : end])
         block *= gain
         mel[first:last] = librosa.feature.melspectrogram(y=block, sr=hparams.sampling_rate, n_fft=n_fft, hop_length=hop,
                                                          n_mels=hparams.mel_n_channels, center=False).T
@@ -155,7 +155,7 @@ def _volume_gain(samples: np.ndarray, target_dbfs: float) -> float:
     summed in float64 a block at a time (no squared copy of the call)."""
     energy = 0.0
     for start in range(0, len(samples), SUM_BLOCK):
-        block = samples[start : start + SUM_BLOCK].astype(np.float64)
+        block = to_float(samples[start : start + SUM_BLOCK]).astype(np.float64)
         energy += float(block @ block)
     rms = np.sqrt(energy / max(len(samples), 1))
     change = target_dbfs - 20 * np.log10(rms) if rms > 0 else 0.0

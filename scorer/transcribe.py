@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, to_float
 from .conversation import Word
 from .vad import speech_samples
 from .whisper_models import ct2_model_dir, load_openai_model
@@ -84,8 +84,8 @@ class Transcriber:
     _run: Callable[[np.ndarray, Progress | None], tuple[list[Segment], str]] = field(repr=False)
 
     def transcribe(self, samples: np.ndarray, progress: Progress | None = None) -> Transcript:
-        """Transcribe one channel: float32 mono samples at 16 kHz."""
-        samples = np.asarray(samples, dtype=np.float32)
+        """Transcribe one channel: mono samples at 16 kHz, int16 or float."""
+        samples = np.asarray(samples)
         if samples.ndim != 1:
             raise ValueError(f"expected mono samples, got shape {samples.shape}")
         segments, language = self._run(samples, progress)
@@ -144,6 +144,8 @@ def _load_faster_whisper(model, device, compute_type, language):
         ctranslate2.set_random_seed(SEED)
         # What faster-whisper's vad_filter does, with the voice activity of vad, which holds no
         # copies of the channel: the speech joined up is decoded, and times mapped back to the call.
+        # It stays int16 if the channel is: faster-whisper reads it only through its feature
+        # extractor, which makes it float a block at a time.
         speech = speech_samples(samples, VAD_MIN_SILENCE_MS, VAD_PAD_MS, VAD_THRESHOLD)
         joined = np.concatenate([samples[a:b] for a, b in speech]) if speech else samples[:0]
         pieces, info = whisper.transcribe(
@@ -185,7 +187,7 @@ def _load_openai_whisper(model, device, compute_type, language):
         for chunk in _chunks(speech):
             # Only speech is decoded, joined up; times are mapped back to the call's timeline.
             result = whisper.transcribe(
-                np.concatenate([samples[a:b] for a, b in chunk]), language=detected, beam_size=None,
+                to_float(np.concatenate([samples[a:b] for a, b in chunk])), language=detected, beam_size=None,
                 word_timestamps=True, condition_on_previous_text=False, fp16=compute_type == "float16",
                 verbose=None,
             )
@@ -231,7 +233,7 @@ def _fit_to_sound(words: list[Word], samples: np.ndarray) -> None:
         # frames from a second before the word to a second after: the speech around it sets the level
         first = max(0, begins[k] - SOUND_CONTEXT_MS) // SOUND_FRAME_MS
         n = min(len(samples) // frame, (ends[k] + SOUND_CONTEXT_MS) // SOUND_FRAME_MS) - first
-        power = np.square(samples[first * frame : (first + n) * frame], dtype=np.float64).reshape(n, frame).mean(axis=1)
+        power = np.square(to_float(samples[first * frame : (first + n) * frame]), dtype=np.float64).reshape(n, frame).mean(axis=1)
         inside = np.arange(begins[k] // SOUND_FRAME_MS, ends[k] // SOUND_FRAME_MS) - first
         sound = inside[power[inside] >= power.max() * SOUND_BELOW_PEAK]
         if after_pause:

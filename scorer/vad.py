@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .audio import SAMPLE_RATE
+from .audio import SAMPLE_RATE, to_float
 
 # silero's default threshold (0.5) misses much band-limited 8 kHz telephone speech; 0.35 keeps it
 # while hold music and line noise still fall below (tests/test_transcribe.py checks both).
@@ -27,12 +27,12 @@ BLOCK_WINDOWS = 10_000  # windows per model run: faster-whisper's batch, so its 
 
 
 def speech_probabilities(samples: np.ndarray) -> np.ndarray:
-    """silero's speech probability for each WINDOW samples of 16 kHz mono audio (the last window
-    padded with zeros; a whole window of them when the length is a multiple of WINDOW)."""
+    """silero's speech probability for each WINDOW samples of 16 kHz mono audio, int16 or float
+    (the last window padded with zeros; a whole window of them when the length is a multiple of
+    WINDOW)."""
     from faster_whisper.vad import get_vad_model
 
     session = get_vad_model().session
-    samples = np.asarray(samples, dtype=np.float32)
     n_windows = len(samples) // WINDOW + 1
     h = np.zeros((1, 1, 128), dtype=np.float32)
     c = np.zeros((1, 1, 128), dtype=np.float32)
@@ -41,7 +41,7 @@ def speech_probabilities(samples: np.ndarray) -> np.ndarray:
     for first in range(0, n_windows, BLOCK_WINDOWS):
         last = min(first + BLOCK_WINDOWS, n_windows)
         windows = np.zeros((last - first) * WINDOW, dtype=np.float32)
-        piece = samples[first * WINDOW : last * WINDOW]
+        piece = to_float(samples[first * WINDOW : last * WINDOW])
         windows[: len(piece)] = piece
         block = np.empty((last - first, CONTEXT + WINDOW), dtype=np.float32)
         block[:, CONTEXT:] = windows.reshape(-1, WINDOW)
@@ -130,7 +130,7 @@ def has_speech(samples: np.ndarray) -> bool:
     found = 0
     step = SCAN_CHUNK_S * SAMPLE_RATE
     for start in range(0, len(samples), step):
-        chunk = samples[start : start + step]
+        chunk = to_float(samples[start : start + step])
         if np.abs(chunk).max() > INAUDIBLE_PEAK:
             found += sum(b - a for a, b in speech_samples(chunk))
             if found >= needed:

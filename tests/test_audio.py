@@ -44,11 +44,22 @@ def test_wav_encodings(speech, tmp_path, encoding, rate):
     path = tmp_path / f"{encoding}.wav"
     subprocess.run(["sox", str(speech), *WAV_ENCODINGS[encoding], "-r", str(rate), str(path)], check=True)
     audio = load_audio(path)
-    assert audio.channels == 1 and audio.samples.dtype == np.float32
+    assert audio.channels == 1 and audio.samples.dtype == np.int16
     assert audio.source_sample_rate == rate and audio.source_format.startswith("WAV")
     assert abs(audio.duration_ms - _duration_ms(speech)) < 50
     assert has_speech(audio.channel(0))
-    assert np.abs(audio.samples).max() <= 1.0
+
+
+def test_samples_are_held_as_int16_without_loss(tmp_path):
+    """A 16-bit 16 kHz file is held sample for sample; float audio is rounded to the nearest of
+    65,536 steps (-96 dB), far below the noise of any telephone line."""
+    rng = np.random.default_rng(0)
+    pcm = rng.integers(-32768, 32768, SAMPLE_RATE, dtype=np.int16)
+    sf.write(tmp_path / "pcm.wav", pcm, SAMPLE_RATE, subtype="PCM_16")
+    assert np.array_equal(load_audio(tmp_path / "pcm.wav").samples[0], pcm)
+    floats = rng.uniform(-0.999, 0.999, SAMPLE_RATE).astype(np.float32)
+    sf.write(tmp_path / "float.wav", floats, SAMPLE_RATE, subtype="FLOAT")
+    assert np.abs(load_audio(tmp_path / "float.wav").channel(0) - floats).max() <= 0.5 / 32768
 
 
 @pytest.mark.parametrize("rate", RATES)

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from scorer import AGENT, CUSTOMER, Scorer, synth
-from scorer.audio import SAMPLE_RATE, Audio
+from scorer.audio import SAMPLE_RATE, Audio, to_int16
 from scorer.cli import parser
 from scorer.crosstalk import remove_echo
 from scorer.pipeline import _duplicated, _report_non_speech
@@ -67,7 +67,7 @@ def test_quiet_speech_is_transcribed_not_called_silent(scorer, agent_speech, dbf
     samples = pcm16(at_level(np.concatenate([pause, agent_speech, pause, agent_speech, pause]), dbfs))
     assert abs(rms_dbfs(samples) - dbfs) < 0.5
     assert has_speech(samples)
-    result = scorer.score_audio(Audio(samples[None], f"quiet {dbfs} dBFS", SAMPLE_RATE, 1, "synthesised"))
+    result = scorer.score_audio(Audio(to_int16(samples)[None], f"quiet {dbfs} dBFS", SAMPLE_RATE, 1, "synthesised"))
     assert "speech" not in result.skipped
     assert "northwind" in " ".join(t.text for t in result.turns).lower()
 

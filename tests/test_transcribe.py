@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scorer import synth
-from scorer.audio import SAMPLE_RATE, load_audio
+from scorer.audio import SAMPLE_RATE, load_audio, to_int16
 from scorer import vad
 from scorer.transcribe import BEAM_SIZE, BEST_OF, ENGINES, VAD_MIN_SILENCE_MS, VAD_PAD_MS, VAD_THRESHOLD, load_transcriber
 from scorer.whisper_features import BlockFeatureExtractor
@@ -139,6 +139,8 @@ def test_voice_activity_is_faster_whispers(long_speech, cut, threshold, min_sile
     theirs = [(s["start"], s["end"]) for s in get_speech_timestamps(samples.copy(), options, sampling_rate=SAMPLE_RATE)]
     ours = vad.speech_samples(samples, min_silence_ms, pad_ms, threshold)
     assert ours == theirs and ours
+    # the int16 channels the pipeline holds (this call is 16-bit audio) give the same regions
+    assert vad.speech_samples(to_int16(samples), min_silence_ms, pad_ms, threshold) == theirs
 
 
 def test_block_features_are_faster_whispers(long_speech):
@@ -147,6 +149,16 @@ def test_block_features_are_faster_whispers(long_speech):
     whole, blocks = FeatureExtractor(), BlockFeatureExtractor.like(FeatureExtractor())
     for n in (0, 239, 241, 555, len(long_speech) // 3 + 77):
         np.testing.assert_array_equal(blocks(long_speech[:n]), whole(long_speech[:n]))
+
+
+def test_block_features_of_int16_are_those_of_its_float(long_speech):
+    """The pipeline's int16 channels, made float a block at a time, give the same features (this
+    call is 16-bit audio, so to_float of its int16 is its float exactly)."""
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    blocks = BlockFeatureExtractor.like(FeatureExtractor())
+    for n in (239, len(long_speech) // 3 + 77):
+        np.testing.assert_array_equal(blocks(to_int16(long_speech[:n])), blocks(long_speech[:n]))
 
 
 def test_faster_whisper_words_are_its_own_vad_filters(tiny_by_engine, call):
