@@ -56,6 +56,8 @@ def parse_json(raw: bytes, where: str) -> object:
         raise InputError(f"{where}: not valid JSON ({e.msg} at {place}{hint})") from None
     except RecursionError:
         raise InputError(f"{where}: JSON nested too deeply to be a conversation") from None
+    except ValueError:  # Python refuses to read an integer of over 4,300 digits (a denial-of-service guard)
+        raise InputError(f"{where}: not valid for a conversation (a number thousands of digits long)") from None
 
 
 def json_lines(path: Path) -> Iterator[tuple[int, object | InputError]]:

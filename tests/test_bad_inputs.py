@@ -373,6 +373,9 @@ def test_valid_transcript_variants_are_accepted():
     ("broken.json", '{"turns": [', "broken.json: not valid JSON"),
     ("latin1.json", b'{"turns": [{"speaker": "AGENT", "text": "caf\xe9"}]}', "latin1.json: not UTF-8 text"),
     ("empty.json", "", "empty.json: file is empty"),
+    # Python refuses integers of over 4,300 digits with an error that named no file
+    ("digits.json", '{"turns": [{"speaker": "AGENT", "text": "hi", "end_ms": ' + "9" * 5000 + "}]}",
+     "digits.json: not valid for a conversation (a number thousands of digits long)"),
 ])
 def test_score_transcript_bad_files_keep_an_existing_out_file(tmp_path, capsys, name, content, message):
     path = tmp_path / name
@@ -428,6 +431,19 @@ def test_json_lines_one_bad_line_is_one_failed_row(tmp_path, capsys):
     assert errors[1] == f"{path} line 3: JSON nested too deeply to be a conversation"
     assert errors[2].startswith(f"{path} line 4: not UTF-8 text")
     assert errors[3].startswith(f"{path} line 6: not valid JSON")
+
+
+def test_json_lines_a_number_thousands_of_digits_long_is_one_failed_row(tmp_path, capsys):
+    """Python refuses such an integer with a ValueError that used to end the run: the lines after it
+    were never scored."""
+    digits = '{"turns": [{"speaker": "AGENT", "text": "hi", "end_ms": ' + "9" * 5000 + "}]}"
+    path = tmp_path / "chats.jsonl"
+    path.write_text("\n".join([json.dumps({**GOOD, "id": "first"}), digits, json.dumps({**GOOD, "id": "last"})]) + "\n")
+    code, stdout, _ = hostscore(capsys, "score-transcript", path)
+    rows = [json.loads(line) for line in stdout.splitlines()]
+    assert code == 1
+    assert [(r["id"], r["status"]) for r in rows] == [("first", "COMPLETED"), ("2", "FAILED"), ("last", "COMPLETED")]
+    assert rows[1]["error"] == f"{path} line 2: not valid for a conversation (a number thousands of digits long)"
 
 
 def test_ctrl_c_ends_with_one_line(tmp_path):
