@@ -305,7 +305,8 @@ def _decode_ffmpeg(path: Path, max_duration_s: float, gain: float = 1.0) -> _Dec
         found = {}
     stream = (found.get("streams") or [{}])[0]
     if not stream.get("codec_name") or not str(stream.get("sample_rate", "")).isdigit() or not stream.get("channels"):
-        reason = _one_line(probe.stderr) if probe.stderr.strip() else (
+        # ffprobe starts its complaint with the path, which the message already gives
+        reason = _one_line(probe.stderr).removeprefix(f"{path}: ") if probe.stderr.strip() else (
             "the header describes no audio format a decoder knows" if stream else "no audio stream")
         raise AudioError(f"{path}: not a recognised audio file ({reason})")
     channels, sample_rate, codec = int(stream["channels"]), int(stream["sample_rate"]), stream["codec_name"]
