@@ -285,6 +285,18 @@ def test_loudness(voiced_call):
     json.dumps(voiced_call.to_dict())
 
 
+def test_a_word_placed_in_silence_does_not_make_a_level_voice_lively():
+    """Five turns at one level and a one-word fragment that Whisper placed where the channel is
+    silent (measured at the noise floor): the voice is level, not 40 dB dynamic."""
+    starts = [0, 4000, 8000, 12000, 16000]
+    turns = [spoken(AGENT, "one two three four five six", b, 500) for b in starts]
+    turns.insert(3, spoken(AGENT, "okay", 11000, 300))
+    agent = place(20000, [(b, tone(120, 3)) for b in starts])
+    measured = measure(Conversation(turns, 20000), {AGENT: agent, CUSTOMER: np.zeros_like(agent)})
+    assert measured.turns[3].loudness_dbfs < -90
+    assert measured.voice[AGENT].dynamic_range_db < 1.0
+
+
 def test_noise_is_not_pitched_and_louder_noise_is_louder():
     rng = np.random.default_rng(0)
     turns = [spoken(AGENT, "a b c d", 0, 500), spoken(AGENT, "a b c d", 5000, 500)]

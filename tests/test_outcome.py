@@ -9,7 +9,7 @@ from sklearn.metrics import f1_score
 
 from scorer.characteristics import measure
 from scorer.conversation import AGENT, CUSTOMER, from_dict
-from scorer.heads import predict
+from scorer.heads import HEADS_PATH, load_heads, predict
 from scorer.outcome import distinct_transfers, find_holds, measure_effort, stated_transfers
 from scorer.training import corpus
 
@@ -122,6 +122,21 @@ def test_only_the_agent_transfers():
     signals = predict([t.text for t in conversation.turns], [t.speaker for t in conversation.turns])
     signals.probs["outcome"][:] = [0.0, 0.0, 0.0, 1.0]
     assert stated_transfers(conversation, signals) == [0, 2, 4]
+
+
+def test_a_transfer_inside_a_long_turn_is_heard_in_its_sentence():
+    """Whisper or diarization can run the agent's "I'm putting you through" into a longer turn, where
+    the turn's own reading is diluted: the sentence still says it."""
+    conversation = from_dict(timed([
+        (A, 0, 3, "Greystone Bank, Martin speaking."),
+        (C, 3.5, 8, "Hi, I'd like some advice on remortgaging, my fixed rate ends soon."),
+        (A, 8.5, 20, "Okay, I've noted your fixed rate and the date for them. Thanks for your patience today, it's "
+                     "been a pleasure. I'm putting you through to the mortgage team now."),
+        (C, 20.5, 21.5, "Thanks."),
+    ]))
+    signals = predict([t.text for t in conversation.turns], [t.speaker for t in conversation.turns])
+    assert stated_transfers(conversation, signals) == []
+    assert stated_transfers(conversation, signals, load_heads(HEADS_PATH)) == [2]
 
 
 def test_a_referral_said_twice_is_one_transfer():

@@ -204,3 +204,20 @@ def test_a_reply_keeps_its_first_word_and_its_time(tiny_by_engine, tmp_path):
             opener = _normalise(line.text).split()[0]
             assert heard and _normalise(heard[0].text) == opener, (engine, line.text, [w.text for w in heard])
             assert abs(heard[0].begin_ms - line.begin_ms) < 300, (engine, line.text, heard[0].begin_ms, line.begin_ms)
+
+
+def test_a_word_given_no_length_goes_with_its_neighbour_to_the_sound():
+    """Whisper stretched "hasn't" 1.5 s past the end of the sound and gave "called?" no length at
+    that end: both are fitted back to where the sound stops, so the other party's reply that starts
+    after it is not read as talking over them."""
+    from scorer.conversation import Word
+    from scorer.transcribe import _fit_to_sound
+
+    samples = np.zeros(6 * SAMPLE_RATE, np.float32)
+    samples[1 * SAMPLE_RATE : int(3.3 * SAMPLE_RATE)] = 0.3 * np.sin(np.arange(int(2.3 * SAMPLE_RATE)) * 0.2)
+    words = [Word(" Is", 1000, 1500, 0.9), Word(" it", 1500, 2500, 0.9), Word(" hasn't", 2500, 4800, 0.9),
+             Word(" called?", 4800, 4800, 0.9), Word(" Next", 5600, 5900, 0.9)]
+    _fit_to_sound(words, samples)
+    assert words[2].end_ms == pytest.approx(3300, abs=20)
+    assert words[3].begin_ms == words[3].end_ms == words[2].end_ms
+    assert (words[0].begin_ms, words[1].begin_ms, words[1].end_ms) == (1000, 1500, 2500)  # nothing else moves
