@@ -14,9 +14,10 @@ from pathlib import Path
 SILENCE_MS_RANGE = (100, 3_600_000)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, commands=()) -> int:
+    """Run a command line; ``commands`` are functions that add more subcommands (the service's)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    args = parser().parse_args(argv)
+    args = parser(commands).parse_args(argv)
     from .settings import settings
 
     try:
@@ -63,9 +64,11 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(commands=()) -> argparse.ArgumentParser:
     p = Parser(prog="hostscore", description=__doc__)
     sub = p.add_subparsers(required=True, metavar="COMMAND")
+    for add in commands:
+        add(sub)
 
     def scoring_options(cmd, audio=True):
         if audio:

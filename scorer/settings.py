@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CACHE = Path.home() / ".cache" / "hostscore"
+DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "hostscore"
 # A day: longer is not a call, and the limit exists to stop a runaway file before it is decoded.
 MAX_CALL_MINUTES_CEILING = 24 * 60
 
@@ -30,15 +31,28 @@ class Settings(BaseSettings):
     models_dir: Path | None = None
     debug: bool = False  # show the traceback of an unexpected error
 
-    @field_validator("cache")
+    # The service (api/): where it keeps its state, and its limits.
+    data_dir: Path = DEFAULT_DATA_DIR  # the SQLite database and the uploaded recordings
+    database_url: str | None = None  # e.g. postgresql+psycopg://user@host/db; default SQLite in data_dir
+    broker_url: str | None = None  # e.g. redis://127.0.0.1:6379/0: Celery workers; default an in-process pool
+    workers: int = Field(1, ge=1, le=64)  # in-process scoring threads (each call uses every core it can)
+    max_upload_mb: float = Field(500.0, gt=0, allow_inf_nan=False)
+    job_attempts: int = Field(3, ge=1, le=20)  # a call whose scoring fails this many times is FAILED
+    job_lease_s: float = Field(60.0, gt=0, allow_inf_nan=False)  # a claimed job not heard from this long is retried
+    rate_limit_per_minute: int = Field(600, ge=1)  # requests per API key
+    retention_days: float | None = Field(None, gt=0, allow_inf_nan=False)  # calls older than this are deleted
+    model: str = "tiny.en"  # the service's Whisper model and engine
+    engine: str = "faster-whisper"
+
+    @field_validator("cache", "data_dir")
     @classmethod
-    def _cache_is_a_folder(cls, path: Path) -> Path:
+    def _is_a_folder(cls, path: Path) -> Path:
         path = path.expanduser()
         if path.exists() and not path.is_dir():
             raise ValueError("exists and is not a folder")
         return path
 
-    @field_validator("profile", "models_dir", mode="before")
+    @field_validator("profile", "models_dir", "database_url", "broker_url", "retention_days", mode="before")
     @classmethod
     def _empty_is_unset(cls, value):
         return None if value == "" else value

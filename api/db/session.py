@@ -1,0 +1,61 @@
+"""The database: SQLite under the data dir by default, any SQLAlchemy URL (PostgreSQL) by setting;
+the schema is brought to the latest Alembic revision when the service starts."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def database_url(data_dir: Path, url: str | None) -> str:
+    return url or f"sqlite:///{Path(data_dir) / 'hostscore.db'}"
+
+
+@lru_cache(maxsize=8)
+def engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        made = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(made, "connect")
+        def _sqlite_pragmas(connection, _):
+            # WAL: readers do not wait for the worker's writes; foreign keys: deletes cascade
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+
+        return made
+    return create_engine(url, pool_pre_ping=True)
+
+
+def migrate(url: str) -> None:
+    """Bring the database to the latest revision (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    with engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def session(url: str):
+    """A session committed on success, rolled back on error."""
+    with sessionmaker(engine(url), expire_on_commit=False)() as s:
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+
+
+def open_session(url: str) -> Session:
+    return sessionmaker(engine(url), expire_on_commit=False)()

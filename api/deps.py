@@ -1,0 +1,84 @@
+"""What routes are handed: the service state, a database session, and the caller (by API key),
+checked for its role and held to its request rate."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from scorer.settings import Settings
+
+from .db.session import open_session
+from .security import Principal, authenticate
+
+
+@dataclass
+class RateLimiter:
+    """A sliding minute of requests per key, in this process."""
+
+    per_minute: int
+    _seen: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def allow(self, key_id: str) -> bool:
+        moment = time.monotonic()
+        with self._lock:
+            seen = self._seen[key_id]
+            while seen and moment - seen[0] > 60:
+                seen.popleft()
+            if len(seen) >= self.per_minute:
+                return False
+            seen.append(moment)
+            return True
+
+
+@dataclass
+class State:
+    settings: Settings
+    url: str
+    data_dir: Path
+    pool: object  # jobs.pool.WorkerPool or jobs.celery_queue.CeleryQueue: .notify(), .ready
+    limiter: RateLimiter
+
+
+def state(request: Request) -> State:
+    return request.app.state.hostscore
+
+
+def db(request: Request):
+    s = open_session(state(request).url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+bearer = HTTPBearer(auto_error=False, description="an API key from `hostscore keys create`")
+
+
+def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer), session=Depends(db)) -> Principal:
+    if credentials is None:
+        raise HTTPException(401, "missing API key: send Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
+    who = authenticate(session, credentials.credentials)
+    if who is None:
+        raise HTTPException(401, "the API key is not valid (unknown, revoked or mistyped)", headers={"WWW-Authenticate": "Bearer"})
+    if not state(request).limiter.allow(who.key_id):
+        raise HTTPException(429, "too many requests for this API key: slow down", headers={"Retry-After": "60"})
+    return who
+
+
+def allowed(action: str):
+    """A dependency: the caller, if their role may do ``action``."""
+
+    def check(who: Principal = Depends(caller)) -> Principal:
+        if not who.may(action):
+            raise HTTPException(403, f"a {who.role} key may not do this ({action})")
+        return who
+
+    return check

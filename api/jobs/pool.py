@@ -1,0 +1,86 @@
+"""The embedded worker: threads in the API process that load the models once and take calls from
+the queue, woken when a call arrives and otherwise polling; expired leases are requeued as they go."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from scorer import Scorer
+
+from . import queue, worker
+
+log = logging.getLogger("hostscore.pool")
+IDLE_POLL_S = 1.0
+
+
+class WorkerPool:
+    def __init__(self, url: str, data_dir: Path, scorer_factory, threads: int, lease_s: float, attempts: int):
+        self.url, self.data_dir = url, data_dir
+        self.scorer_factory = scorer_factory
+        self.threads, self.lease_s, self.attempts = threads, lease_s, attempts
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self._scorer: Scorer | None = None
+        self._scorer_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.on_finished = None  # called with (call_id, status) after each job: webhooks, metrics
+
+    @property
+    def scorer(self) -> Scorer:
+        with self._scorer_lock:  # one Scorer for every thread: the models are loaded once
+            if self._scorer is None:
+                self._scorer = self.scorer_factory()
+            return self._scorer
+
+    @property
+    def ready(self) -> bool:
+        return self._scorer is not None
+
+    def start(self) -> None:
+        # a call left IN_PROGRESS by a process that is gone is requeued at once, not after its lease
+        for call_id, status in queue.requeue_expired(self.url, 0.0, self.attempts):
+            self._finished(call_id, status)
+        for i in range(self.threads):
+            thread = threading.Thread(target=self._loop, name=f"hostscore-worker-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        self.wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    def check(self) -> str:
+        """The queue is this process's threads: "ok" while they run."""
+        alive = sum(t.is_alive() for t in self._threads)
+        return "ok" if alive == self.threads else f"{alive} of {self.threads} worker threads running"
+
+    def _loop(self) -> None:
+        self.scorer  # load the models before the first call waits on them
+        last_sweep = 0.0
+        while not self.stopping.is_set():
+            if time.monotonic() - last_sweep > self.lease_s / 2:
+                for call_id, status in queue.requeue_expired(self.url, self.lease_s, self.attempts):
+                    self._finished(call_id, status)
+                last_sweep = time.monotonic()
+            held = queue.claim(self.url)
+            if held is None:
+                self.wake.wait(IDLE_POLL_S)
+                self.wake.clear()
+                continue
+            status = worker.run(self.url, self.data_dir, self.scorer, held, self.lease_s, self.attempts)
+            self._finished(held.call_id, status)
+
+    def _finished(self, call_id: str, status: str | None) -> None:
+        if status and self.on_finished:
+            try:
+                self.on_finished(call_id, status)
+            except Exception:  # noqa: BLE001 - a hook must not stop the worker
+                log.exception("after call %s", call_id)

@@ -1,0 +1,52 @@
+"""Scoring one claimed call with the library, renewing its lease while the pipeline runs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from scorer import Scorer
+
+from ..db.models import Call
+from ..db.session import session
+from . import queue
+
+log = logging.getLogger("hostscore.worker")
+
+
+def run(url: str, data_dir: Path, scorer: Scorer, held: queue.Claim, lease_s: float, attempts: int) -> str | None:
+    """Score the claimed call and store its result or failure; returns the call's new status.
+    Bad input (the library's ValueError: a corrupt or silent-length recording, a bad transcript) fails
+    at once with the library's one-line reason; anything else is retried up to ``attempts`` times."""
+    with session(url) as s:
+        call = s.get(Call, held.call_id)
+        kind, transcript, external = call.kind, call.transcript, call.external_id
+        stored = Path(data_dir) / call.audio_path if call.audio_path else None
+        shown = call.filename or "the recording"  # errors name the file as the caller knows it
+    stop = threading.Event()
+    renewer = threading.Thread(target=_renew, args=(url, held, lease_s, stop), daemon=True)
+    renewer.start()
+    started = time.perf_counter()
+    try:
+        if kind == "audio":
+            result = scorer.score_file(stored, call_id=external or held.call_id)
+        else:
+            result = scorer.score_conversation(transcript, call_id=external or held.call_id)
+    except ValueError as e:  # AudioError, InputError: the input, not the service
+        reason = str(e).replace(str(stored), shown) if stored else str(e)
+        return queue.fail(url, held, " ".join(reason.split()), retry=False, attempts=attempts)
+    except Exception as e:  # noqa: BLE001 - a bug or a resource problem: worth another try
+        log.exception("scoring call %s failed", held.call_id)
+        return queue.fail(url, held, f"{type(e).__name__}: {e}", retry=True, attempts=attempts)
+    finally:
+        stop.set()
+    log.info("scored call %s in %.1f s", held.call_id, time.perf_counter() - started)
+    return "COMPLETED" if queue.complete(url, held, result.to_dict()) else None
+
+
+def _renew(url: str, held: queue.Claim, lease_s: float, stop: threading.Event) -> None:
+    while not stop.wait(lease_s / 3):
+        if not queue.renew(url, held):
+            return

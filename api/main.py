@@ -1,0 +1,73 @@
+"""The app factory: routers, the service state and its lifespan (the worker pool starts with the app
+and loads the models once; the database is migrated before the first request)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from scorer import Scorer
+from scorer.settings import Settings, settings as environment
+
+from . import metrics
+from .db.session import database_url, migrate
+from .deps import RateLimiter, State
+from .jobs.pool import WorkerPool
+from .routes import calls, health
+
+log = logging.getLogger("hostscore.api")
+
+
+def scorer_factory(config: Settings):
+    def make() -> Scorer:
+        return Scorer(engine=config.engine, model=config.model, profile=config.profile, models_dir=config.models_dir,
+                      max_duration_s=config.max_call_s)
+    return make
+
+
+def create_app(config: Settings | None = None, start_workers: bool = True) -> FastAPI:
+    config = config or environment()
+    data_dir = Path(config.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = database_url(data_dir, config.database_url)
+    migrate(url)
+    pool = WorkerPool(url, data_dir, scorer_factory(config), config.workers, config.job_lease_s, config.job_attempts)
+    pool.on_finished = lambda call_id, status: metrics.JOBS.labels(status).inc()
+    hs = State(config, url, data_dir, pool, RateLimiter(config.rate_limit_per_minute))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if start_workers:
+            pool.start()
+        yield
+        pool.stop()
+
+    app = FastAPI(title="hostscore", version=_version(), lifespan=lifespan,
+                  description="Contact-centre conversation quality: connection, energy, satisfaction, outcome and "
+                              "effort for every call, with evidence. Authenticate with `Authorization: Bearer <key>`.")
+    app.state.hostscore = hs
+    app.include_router(calls.router)
+    app.include_router(health.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def one_line(request: Request, error: RequestValidationError):
+        """A malformed request in one line naming the field, like the CLI's errors."""
+        problem = error.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"] if p != "body") or "request"
+        return JSONResponse({"detail": f"{where}: {problem['msg']}"}, status_code=422)
+
+    return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hostscore")
+    except PackageNotFoundError:
+        return "0"
