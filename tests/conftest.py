@@ -117,3 +117,84 @@ def words_of(text: str) -> str:
     import re
 
     return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+class Service:
+    """A real `hostscore serve` process on loopback with its own data dir (and any HOSTSCORE_*
+    settings given), its keys by role, and ways to stop, kill and start it again."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None):
+        import socket
+
+        self.data_dir = data_dir
+        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+        self.keys = {}
+
+    def hostscore(self, *args: str) -> str:
+        import subprocess
+
+        done = subprocess.run([str(REPO / ".venv" / "bin" / "hostscore"), *args, "--data-dir", str(self.data_dir)],
+                              env=self.env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def key(self, role: str, tenant: str = "acme") -> str:
+        if (tenant, role) not in self.keys:
+            self.keys[tenant, role] = self.hostscore("keys", "create", "--tenant", tenant, "--role", role).splitlines()[-1]
+        return self.keys[tenant, role]
+
+    def headers(self, role: str = "admin", tenant: str = "acme") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key(role, tenant)}"}
+
+    def start(self, ready_timeout: float = 120) -> "Service":
+        import subprocess
+        import time
+
+        import httpx
+
+        self.log = open(self.data_dir / f"serve-{self.port}.log", "ab")
+        self.process = subprocess.Popen([str(REPO / ".venv" / "bin" / "hostscore"), "serve", "--port", str(self.port),
+                                         "--data-dir", str(self.data_dir)], env=self.env, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.data_dir / f"serve-{self.port}.log").read_text()[-3000:]
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"hostscore serve not ready in {ready_timeout} s")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process and self.process.poll() is None:
+            (self.process.kill if kill else self.process.terminate)()
+            self.process.wait(30)
+        self.process = None
+
+    def wait_for(self, call_id: str, statuses=("COMPLETED", "FAILED"), timeout: float = 300, role: str = "admin",
+                 tenant: str = "acme") -> dict:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            call = httpx.get(f"{self.url}/v1/calls/{call_id}", headers=self.headers(role, tenant), timeout=30).json()
+            if call["status"] in statuses:
+                return call
+            time.sleep(0.3)
+        raise TimeoutError(f"call {call_id} still {call['status']} after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    """A running service (embedded SQLite, in-process worker) for the tests of one module."""
+    running = Service(tmp_path_factory.mktemp("service")).start()
+    yield running
+    running.stop()
