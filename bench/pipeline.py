@@ -51,7 +51,7 @@ def child(engine: str, model: str, device: str, call: str) -> None:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     print(json.dumps({
         "engine": engine, "model": model, "device": transcriber.device, "compute_type": transcriber.compute_type,
-        "load_s": load_s, "total_s": total_s, "timings": scorer.timings, "audio_s": result.call.duration_ms / 1000,
+        "load_s": load_s, "total_s": total_s, "timings": result.timings, "audio_s": result.call.duration_ms / 1000,
         "turns": len(result.turns), "words": sum(len(t.words) for t in result.turns),
         # Linux reports ru_maxrss in KiB.
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, "gpu": gpu,

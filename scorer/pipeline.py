@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -55,45 +58,46 @@ class Scorer:
         self.engine, self.model, self.device = engine, model, device
         self.agent_channel = agent_channel
         models = Path(models_dir) if models_dir else None
-        self.heads = turn_heads.load_heads(models / turn_heads.HEADS_PATH.name if models else turn_heads.HEADS_PATH)
-        self.outcome_model = turn_heads.load_heads(models / OUTCOME_MODEL_PATH.name if models else OUTCOME_MODEL_PATH)["call_outcome"]
+        heads_path = models / turn_heads.HEADS_PATH.name if models else turn_heads.HEADS_PATH
+        outcome_path = models / OUTCOME_MODEL_PATH.name if models else OUTCOME_MODEL_PATH
+        self.heads = turn_heads.load_heads(heads_path)
+        self.outcome_model = turn_heads.load_heads(outcome_path)["call_outcome"]
         # models trained before the party classifier existed have no party.json: use the shipped one
         party = models / PARTY_MODEL_PATH.name if models else PARTY_MODEL_PATH
         self.party_model = load_party_model(party if party.exists() else PARTY_MODEL_PATH)
         if profile is None and models:
             profile = models / PROFILE_PATH.name
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
+        # what made every result, for telling results of different releases and trainings apart
+        self.versions = {"hostscore": metadata.version("hostscore"), "encoder": ENCODER_NAME,
+                         "heads": heads_path.name, "heads_sha256": _short_hash(heads_path),
+                         "outcome_sha256": _short_hash(outcome_path),
+                         "profile": f"{self.profile.name} v{self.profile.version}"}
         self.silence_threshold_ms = silence_threshold_ms
         self.max_duration_s = max_duration_s
         self._transcriber: Transcriber | None = None
-        self.timings: dict[str, float] = {}  # seconds per stage of the last call scored
-
-    @contextmanager
-    def _stage(self, name: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+        # worker threads sharing this Scorer load Whisper once, not once each
+        self._transcriber_lock = threading.Lock()
 
     @property
     def transcriber(self) -> Transcriber:
-        if self._transcriber is None:
-            self._transcriber = load_transcriber(self.engine, self.model, self.device)
+        with self._transcriber_lock:
+            if self._transcriber is None:
+                self._transcriber = load_transcriber(self.engine, self.model, self.device)
         return self._transcriber
 
     # --- audio ---------------------------------------------------------------------------------
 
     def score_file(self, path: str | Path, progress: Progress | None = None, call_id: str | None = None) -> CallResult:
-        self.timings = {}
-        with self._stage("audio"):
+        timings: dict[str, float] = {}
+        with _stage(timings, "audio"):
             audio = load_audio(path, self.max_duration_s)
-        return self.score_audio(audio, progress, call_id, keep_timings=True)
+        return self._score_audio(audio, progress, call_id, timings)
 
-    def score_audio(self, audio: Audio, progress: Progress | None = None, call_id: str | None = None,
-                    keep_timings: bool = False) -> CallResult:
-        if not keep_timings:
-            self.timings = {}
+    def score_audio(self, audio: Audio, progress: Progress | None = None, call_id: str | None = None) -> CallResult:
+        return self._score_audio(audio, progress, call_id, {})
+
+    def _score_audio(self, audio, progress, call_id, timings) -> CallResult:
         skipped: dict[str, str] = dict(audio.notes)  # a file cut short, damaged samples, level
         if audio.duration_ms < MIN_CONVERSATION_MS:
             skipped["duration"] = (f"the recording is very short ({audio.duration_ms / 1000:.1f} s): too little to judge "
@@ -104,18 +108,18 @@ class Scorer:
             skipped["stereo"] = "both channels carry the same signal: scored as mono"
             channels = [channels[0]]
         if len(channels) == 2:
-            conversation, party_audio, speakers = self._stereo(channels, progress, skipped, audio.duration_ms)
+            conversation, party_audio, speakers = self._stereo(channels, progress, skipped, audio.duration_ms, timings)
             layout = "stereo"
         else:
-            conversation, party_audio, speakers = self._mono(channels[0], progress, skipped, audio.duration_ms)
+            conversation, party_audio, speakers = self._mono(channels[0], progress, skipped, audio.duration_ms, timings)
             layout = "mono"
         info = CallInfo(audio.source, audio.duration_ms, audio.source_channels, audio.source_sample_rate,
                         audio.source_format, layout)
         t = self.transcriber
         models = {"transcription": {"engine": t.engine, "model": t.model, "device": t.device, "compute_type": t.compute_type}}
-        return self._score(conversation, party_audio, info, speakers, models, skipped, call_id)
+        return self._score(conversation, party_audio, info, speakers, models, skipped, call_id, timings)
 
-    def _stereo(self, channels, progress, skipped, duration_ms):
+    def _stereo(self, channels, progress, skipped, duration_ms, timings):
         words: list[list[Word]] = [[], []]
         dead = [False, False]
         non_speech = []
@@ -125,12 +129,12 @@ class Scorer:
                 dead[i] = True
                 continue
             report = (lambda s, base=offset: progress(base + s)) if progress else None
-            with self._stage("transcription"):
+            with _stage(timings, "transcription"):
                 transcript = self.transcriber.transcribe(samples, report)
             offset += len(samples) / SAMPLE_RATE
             words[i], non_speech = transcript.words, non_speech + transcript.non_speech
         _report_non_speech(non_speech, skipped)
-        with self._stage("speakers"):  # who said what: echo is not the other party
+        with _stage(timings, "speakers"):  # who said what: echo is not the other party
             words, echo = remove_echo(words, channels)
         if echo[0] or echo[1]:
             counts = ", ".join(f"{len(echo[i])} on the {SIDES[i]}" for i in (0, 1) if echo[i])
@@ -187,16 +191,16 @@ class Scorer:
                     note += f"; the weak cues lean to the {found} channel (confidence {strength:.2f})"
         return SIDES.index(agent), Speakers("stereo-channels", agent, confidence, [note] + cues)
 
-    def _mono(self, samples, progress, skipped, duration_ms):
+    def _mono(self, samples, progress, skipped, duration_ms, timings):
         if not has_speech(samples):
             skipped["speech"] = ("the recording is silent: voice activity found no speech in its "
                                  f"{len(samples) / SAMPLE_RATE:.0f} s ({_peak(samples)})")
             return Conversation([], duration_ms), {AGENT: samples, CUSTOMER: samples}, Speakers("mono-diarization", None, 0.0)
-        with self._stage("transcription"):
+        with _stage(timings, "transcription"):
             transcript = self.transcriber.transcribe(samples, progress)
         words = transcript.words
         _report_non_speech(transcript.non_speech, skipped)
-        with self._stage("speakers"):
+        with _stage(timings, "speakers"):
             parties = assign_parties(samples, words, self.party_model)
         decision = parties.decision
         if len({t.speaker for t in parties.turns}) < 2:
@@ -212,38 +216,52 @@ class Scorer:
 
     def score_conversation(self, data: dict, call_id: str | None = None) -> CallResult:
         """Score a conversation that is already text: ``{"turns": [{"speaker", "text", "begin_ms"?, "end_ms"?}]}``."""
-        self.timings = {}
         conversation = from_dict(data)
         skipped = {"audio": "text input: loudness and pitch need audio"}
         if not has_times(data):
             skipped["timestamps"] = "turns have no begin_ms/end_ms: talk time, silences, interruptions, talk speed and latency need them"
         info = CallInfo(str(data.get("source", "text")), conversation.duration_ms, 0, None, "text", "text")
         speakers = Speakers("given", None, 1.0, ["speakers given in the input"])
-        return self._score(conversation, None, info, speakers, {}, skipped, call_id or data.get("id"))
+        return self._score(conversation, None, info, speakers, {}, skipped, call_id or data.get("id"), {})
 
     # --- shared --------------------------------------------------------------------------------
 
-    def _score(self, conversation, party_audio, info, speakers, models, skipped, call_id) -> CallResult:
-        models = {**models, "encoder": ENCODER_NAME, "heads": str(turn_heads.HEADS_PATH.name),
-                  "profile": f"{self.profile.name} v{self.profile.version}"}
-        with self._stage("characteristics"):
+    def _score(self, conversation, party_audio, info, speakers, models, skipped, call_id, timings) -> CallResult:
+        models = {**models, **self.versions}
+        with _stage(timings, "characteristics"):
             characteristics = measure(conversation, party_audio, self.silence_threshold_ms, overlap_measurable=info.layout != "mono")
         if not conversation.turns:
             skipped.setdefault("speech", "no speech found in the recording")
             skipped.update({q: f"not scored: {skipped['speech']}" for q in QUALITIES})
-            return CallResult(info, speakers, [], [], characteristics, {q: None for q in QUALITIES}, None, models, skipped, call_id)
+            return CallResult(info, speakers, [], [], characteristics, {q: None for q in QUALITIES}, None, models, skipped,
+                              call_id, timings)
         characteristics.skipped.update({k: v for k, v in skipped.items() if k.startswith("channel.")})
         if "one_side" in skipped:
             characteristics.skipped.update({k: skipped["one_side"] for k in TWO_SIDED_MEASURES})
         texts = [t.text for t in conversation.turns]
-        with self._stage("turn_heads"):
+        with _stage(timings, "turn_heads"):
             signals = turn_heads.predict(texts, [t.speaker for t in conversation.turns], self.heads)
-        with self._stage("qualities"):
+        with _stage(timings, "qualities"):
             outcome = decide(conversation, signals, characteristics, self.outcome_model, self.heads)
             facts = CallFacts(conversation, signals, characteristics, outcome)
             scores = {q: score_quality(self.profile.models[q], QUALITY_FEATURES[q](facts)) for q in QUALITIES}
         return CallResult(info, speakers, conversation.turns, _turn_signals(signals), characteristics, scores,
-                          outcome, models, skipped, call_id)
+                          outcome, models, skipped, call_id, timings)
+
+
+@contextmanager
+def _stage(timings: dict[str, float], name: str):
+    """Adds the seconds spent in the block to ``timings[name]``: the call's own, in its result."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = timings.get(name, 0.0) + time.perf_counter() - start
+
+
+def _short_hash(path: Path) -> str:
+    """The first 12 hex digits of the file's SHA-256: which training a result came from."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def _turn_signals(signals: turn_heads.TurnSignals) -> list[dict]:

@@ -9,7 +9,8 @@ from .conversation import Turn
 from .outcome import Outcome
 from .qualities import QualityScore
 
-SCHEMA_VERSION = "1.0"
+# 1.1: adds timings and the versions in models (hostscore, heads_sha256, outcome_sha256)
+SCHEMA_VERSION = "1.1"
 
 
 @dataclass
@@ -42,6 +43,7 @@ class CallResult:
     models: dict
     skipped: dict[str, str]
     id: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage of this call
 
     @property
     def timed(self) -> bool:
@@ -77,4 +79,5 @@ class CallResult:
             "turns": turns,
             "models": self.models,
             "skipped": self.skipped,
+            "timings": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
         }
