@@ -1,4 +1,4 @@
-"""The `hostscore` command with the service's subcommands: `serve` and `keys`. The scoring commands
+"""The `hostscore` command with the service's subcommands: `serve`, `worker` and `keys`. The scoring commands
 are the library's (scorer.cli); this module only adds what needs the service."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from scorer import cli as library_cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    return library_cli.main(argv, commands=(_serve_command, _keys_command))
+    return library_cli.main(argv, commands=(_serve_command, _worker_command, _keys_command))
 
 
 def _data_dir_option(cmd) -> None:
@@ -28,6 +28,12 @@ def _serve_command(sub) -> None:
                                                                "print its scores and a key for the local tenant")
     _data_dir_option(cmd)
     cmd.set_defaults(run=serve)
+
+
+def _worker_command(sub) -> None:
+    cmd = sub.add_parser("worker", help="a Celery worker scoring the calls the API queues on HOSTSCORE_BROKER_URL")
+    _data_dir_option(cmd)
+    cmd.set_defaults(run=worker)
 
 
 def _keys_command(sub) -> None:
@@ -112,6 +118,22 @@ def serve(args) -> int:
     else:
         print(f"hostscore serving on {url} (API docs at {url}/docs); data in {cfg.data_dir}", file=sys.stderr)
     server.run()
+    return 0
+
+
+def worker(args) -> int:
+    """Load the models once, then score calls one at a time until stopped (the data dir is the API's:
+    shared storage when the worker runs on another machine)."""
+    from .jobs.celery_queue import CeleryQueue, run_worker
+    from .main import job_finished, scorer_factory
+
+    cfg = config(args)
+    if not cfg.broker_url:
+        raise ValueError("hostscore worker needs HOSTSCORE_BROKER_URL (e.g. redis://127.0.0.1:6379/0), the same as the API's")
+    url = _database(args)
+    jobs = CeleryQueue(url, cfg.broker_url, cfg.broker_queue, cfg.job_lease_s, cfg.job_attempts)
+    jobs.on_finished = job_finished(cfg, url)
+    run_worker(jobs, Path(cfg.data_dir), scorer_factory(cfg)())
     return 0
 
 

@@ -17,6 +17,7 @@ from scorer.settings import Settings, settings as environment
 from . import metrics
 from .db.session import database_url, migrate
 from .deps import RateLimiter, State
+from .jobs.celery_queue import CeleryQueue
 from .jobs.pool import WorkerPool
 from .routes import calls, health
 
@@ -30,14 +31,27 @@ def scorer_factory(config: Settings):
     return make
 
 
+def job_finished(config: Settings, url: str):
+    """What follows every finished job, in whichever process ran it (the API's pool or a `hostscore
+    worker`): called with (call_id, status). Add hooks here, so both worker kinds run them."""
+
+    def finished(call_id: str, status: str) -> None:
+        metrics.JOBS.labels(status).inc()
+
+    return finished
+
+
 def create_app(config: Settings | None = None, start_workers: bool = True) -> FastAPI:
     config = config or environment()
     data_dir = Path(config.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url(data_dir, config.database_url)
     migrate(url)
-    pool = WorkerPool(url, data_dir, scorer_factory(config), config.workers, config.job_lease_s, config.job_attempts)
-    pool.on_finished = lambda call_id, status: metrics.JOBS.labels(status).inc()
+    if config.broker_url:  # scale-out: `hostscore worker` processes score; this process only sends tasks
+        pool = CeleryQueue(url, config.broker_url, config.broker_queue, config.job_lease_s, config.job_attempts)
+    else:
+        pool = WorkerPool(url, data_dir, scorer_factory(config), config.workers, config.job_lease_s, config.job_attempts)
+    pool.on_finished = job_finished(config, url)
     hs = State(config, url, data_dir, pool, RateLimiter(config.rate_limit_per_minute))
 
     @asynccontextmanager

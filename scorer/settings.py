@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     data_dir: Path = DEFAULT_DATA_DIR  # the SQLite database and the uploaded recordings
     database_url: str | None = None  # e.g. postgresql+psycopg://user@host/db; default SQLite in data_dir
     broker_url: str | None = None  # e.g. redis://127.0.0.1:6379/0: Celery workers; default an in-process pool
+    broker_queue: str = Field("hostscore", min_length=1, max_length=200)  # the Celery queue: one per deployment sharing a broker
     workers: int = Field(1, ge=1, le=64)  # in-process scoring threads (each call uses every core it can)
     max_upload_mb: float = Field(500.0, gt=0, allow_inf_nan=False)
     job_attempts: int = Field(3, ge=1, le=20)  # a call whose scoring fails this many times is FAILED

@@ -3,16 +3,14 @@ the queue, woken when a call arrives and otherwise polling; expired leases are r
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from pathlib import Path
 
 from scorer import Scorer
 
-from . import queue, worker
+from . import worker
 
-log = logging.getLogger("hostscore.pool")
 IDLE_POLL_S = 1.0
 
 
@@ -41,8 +39,7 @@ class WorkerPool:
 
     def start(self) -> None:
         # a call left IN_PROGRESS by a process that is gone is requeued at once, not after its lease
-        for call_id, status in queue.requeue_expired(self.url, 0.0, self.attempts):
-            self._finished(call_id, status)
+        worker.requeue(self.url, 0.0, self.attempts, self.on_finished)
         for i in range(self.threads):
             thread = threading.Thread(target=self._loop, name=f"hostscore-worker-{i}", daemon=True)
             thread.start()
@@ -54,7 +51,8 @@ class WorkerPool:
         for thread in self._threads:
             thread.join(timeout)
 
-    def notify(self) -> None:
+    def notify(self, call_id: str | None = None) -> None:
+        """A call was queued: a waiting thread takes it (the oldest first, so ``call_id`` is not needed)."""
         self.wake.set()
 
     def check(self) -> str:
@@ -67,20 +65,8 @@ class WorkerPool:
         last_sweep = 0.0
         while not self.stopping.is_set():
             if time.monotonic() - last_sweep > self.lease_s / 2:
-                for call_id, status in queue.requeue_expired(self.url, self.lease_s, self.attempts):
-                    self._finished(call_id, status)
+                worker.requeue(self.url, self.lease_s, self.attempts, self.on_finished)
                 last_sweep = time.monotonic()
-            held = queue.claim(self.url)
-            if held is None:
+            if worker.take(self.url, self.data_dir, self.scorer, self.lease_s, self.attempts, self.on_finished) is None:
                 self.wake.wait(IDLE_POLL_S)
                 self.wake.clear()
-                continue
-            status = worker.run(self.url, self.data_dir, self.scorer, held, self.lease_s, self.attempts)
-            self._finished(held.call_id, status)
-
-    def _finished(self, call_id: str, status: str | None) -> None:
-        if status and self.on_finished:
-            try:
-                self.on_finished(call_id, status)
-            except Exception:  # noqa: BLE001 - a hook must not stop the worker
-                log.exception("after call %s", call_id)

@@ -95,6 +95,12 @@ def requeue_expired(url: str, lease_s: float, attempts: int) -> list[tuple[str, 
     return changed
 
 
+def queued(url: str) -> list[str]:
+    """The ids of the calls waiting for a worker, oldest first."""
+    with session(url) as s:
+        return list(s.scalars(select(Call.id).where(Call.status == "QUEUED").order_by(Call.created_at)))
+
+
 def depth(url: str) -> dict[str, int]:
     """Calls per status, for /metrics."""
     with session(url) as s:

@@ -29,21 +29,55 @@ def run(url: str, data_dir: Path, scorer: Scorer, held: queue.Claim, lease_s: fl
     renewer = threading.Thread(target=_renew, args=(url, held, lease_s, stop), daemon=True)
     renewer.start()
     started = time.perf_counter()
+    loaded = False
     try:
+        if kind == "audio":
+            scorer.transcriber  # Whisper before the input: a model that will not load is this worker's fault, not the call's
+        loaded = True
         if kind == "audio":
             result = scorer.score_file(stored, call_id=external or held.call_id)
         else:
             result = scorer.score_conversation(transcript, call_id=external or held.call_id)
-    except ValueError as e:  # AudioError, InputError: the input, not the service
-        reason = str(e).replace(str(stored), shown) if stored else str(e)
-        return queue.fail(url, held, " ".join(reason.split()), retry=False, attempts=attempts)
     except Exception as e:  # noqa: BLE001 - a bug or a resource problem: worth another try
+        if loaded and isinstance(e, ValueError):  # AudioError, InputError: the input, not the service
+            reason = str(e).replace(str(stored), shown) if stored else str(e)
+            return queue.fail(url, held, " ".join(reason.split()), retry=False, attempts=attempts)
         log.exception("scoring call %s failed", held.call_id)
         return queue.fail(url, held, f"{type(e).__name__}: {e}", retry=True, attempts=attempts)
     finally:
         stop.set()
     log.info("scored call %s in %.1f s", held.call_id, time.perf_counter() - started)
     return "COMPLETED" if queue.complete(url, held, result.to_dict()) else None
+
+
+def take(url: str, data_dir: Path, scorer: Scorer, lease_s: float, attempts: int, on_finished,
+         call_id: str | None = None) -> tuple[str, str | None] | None:
+    """Claim a queued call (the oldest, or ``call_id``), score it and tell ``on_finished``: what the
+    embedded pool and a Celery task both do. Returns (call id, new status), or None when nothing was queued."""
+    held = queue.claim(url, call_id)
+    if held is None:
+        return None
+    status = run(url, data_dir, scorer, held, lease_s, attempts)
+    announce(on_finished, held.call_id, status)
+    return held.call_id, status
+
+
+def requeue(url: str, lease_s: float, attempts: int, on_finished) -> list[str]:
+    """Queue again the calls whose worker stopped renewing its lease (FAILED after ``attempts``),
+    telling ``on_finished``; returns the ids queued again."""
+    changed = queue.requeue_expired(url, lease_s, attempts)
+    for call_id, status in changed:
+        announce(on_finished, call_id, status)
+    return [call_id for call_id, status in changed if status == "QUEUED"]
+
+
+def announce(on_finished, call_id: str, status: str | None) -> None:
+    """The hook after a job (metrics, webhooks): in whichever process ran it, and never its undoing."""
+    if status and on_finished:
+        try:
+            on_finished(call_id, status)
+        except Exception:  # noqa: BLE001 - a hook must not stop the worker
+            log.exception("after call %s", call_id)
 
 
 def _renew(url: str, held: queue.Claim, lease_s: float, stop: threading.Event) -> None:

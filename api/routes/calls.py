@@ -37,7 +37,7 @@ def _metadata(external_id, agent_id, agent_name, team, queue, direction, started
 def _accepted(call, new: bool, response: Response, hs: State) -> Accepted:
     response.headers["Location"] = f"/v1/calls/{call.id}"
     if new:
-        hs.pool.notify()
+        hs.pool.notify(call.id)
     else:
         response.status_code = 200  # the first request's call, not a duplicate
     return Accepted(id=call.id, status=call.status)
