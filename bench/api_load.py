@@ -1,0 +1,169 @@
+"""Load on a real `hostscore serve` on loopback (a temp data dir, the embedded worker, SQLite unless
+--database-url, or Celery with --broker-url and no worker: the API process alone): 50 concurrent
+uploads of small recordings, 2,000 status reads, and the API process's memory while a 500 MB WAV
+streams in. Prints a Markdown table with the targets: 0 errors, p99 read under 50 ms, upload RSS
+under 300 MB (its growth over the process's size before the upload, and its peak, are both shown:
+the embedded worker's models alone take about 490 MB).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/api_load.py [--uploads 50] [--reads 2000] [--big-mb 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+HOSTSCORE = REPO / ".venv" / "bin" / "hostscore"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def big_wav(path: Path, megabytes: float) -> Path:
+    """A WAV of quiet noise, ``megabytes`` on disk, written a block at a time."""
+    rate, block = 8000, 8000 * 60
+    frames = int((megabytes * 1e6 - 44) // 4)  # stereo 16-bit
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", rate, 2, "PCM_16", format="WAV") as f:
+        for start in range(0, frames, block):
+            f.write((rng.normal(0, 100, (min(block, frames - start), 2))).astype(np.int16))
+    return path
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+async def uploads(url: str, headers: dict, path: Path, n: int) -> tuple[list[float], int, list[str]]:
+    body = path.read_bytes()
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=120) as client:
+        async def one(i: int):
+            started = time.perf_counter()
+            r = await client.post("/v1/calls", files={"audio": (f"load-{i}.wav", body, "audio/wav")},
+                                  data={"external_id": f"load-{i}"})
+            return time.perf_counter() - started, r
+        done = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
+    times = [d[0] for d in done if not isinstance(d, BaseException)]
+    ok = [d[1] for d in done if not isinstance(d, BaseException) and d[1].status_code == 202]
+    return times, n - len(ok), [r.json()["id"] for r in ok]
+
+
+async def reads(url: str, headers: dict, ids: list[str], n: int, concurrency: int = 10) -> tuple[list[float], int]:
+    times, errors = [], 0
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+        async def worker(k: int):
+            nonlocal errors
+            for i in range(k, n, concurrency):
+                started = time.perf_counter()
+                try:
+                    r = await client.get(f"/v1/calls/{ids[i % len(ids)]}")
+                    errors += r.status_code != 200
+                except httpx.HTTPError:
+                    errors += 1
+                times.append(time.perf_counter() - started)
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    return times, errors
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--uploads", type=int, default=50)
+    parser.add_argument("--reads", type=int, default=2000)
+    parser.add_argument("--big-mb", type=float, default=500)
+    parser.add_argument("--database-url")
+    parser.add_argument("--broker-url", help="Celery mode: the API sends tasks and scores nothing (no worker is run)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="hostscore-load-") as tmp:
+        tmp = Path(tmp)
+        data = tmp / "data"
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "HOSTSCORE_RATE_LIMIT_PER_MINUTE": "1000000",
+               "HOSTSCORE_MAX_UPLOAD_MB": str(args.big_mb + 1), "TMPDIR": str(tmp)}
+        if args.database_url:
+            env["HOSTSCORE_DATABASE_URL"] = args.database_url
+        if args.broker_url:
+            env |= {"HOSTSCORE_BROKER_URL": args.broker_url, "HOSTSCORE_BROKER_QUEUE": f"hostscore-load-{os.getpid()}"}
+        key = subprocess.run([str(HOSTSCORE), "keys", "create", "--tenant", "load", "--role", "admin", "--data-dir", str(data)],
+                             env=env, capture_output=True, text=True, check=True).stdout.splitlines()[-1]
+        headers = {"Authorization": f"Bearer {key}"}
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        log = open(tmp / "serve.log", "wb")
+        server = subprocess.Popen([str(HOSTSCORE), "serve", "--port", str(port), "--data-dir", str(data)],
+                                  env=env, stdout=log, stderr=log)
+        try:
+            while True:
+                if server.poll() is not None:
+                    sys.exit((tmp / "serve.log").read_text()[-3000:])
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.3)
+            small = tmp / "small.wav"
+            sf.write(small, np.random.default_rng(1).normal(0, 0.05, (8000 * 5, 2)), 8000, subtype="PCM_16")
+            up_times, up_errors, ids = asyncio.run(uploads(url, headers, small, args.uploads))
+            read_times, read_errors = asyncio.run(reads(url, headers, ids, args.reads)) if ids else ([], args.reads)
+
+            big = big_wav(tmp / "big.wav", args.big_mb)
+            before = rss_mb(server.pid)
+            peak, stop = [before], threading.Event()
+
+            def sample():
+                while not stop.wait(0.01):
+                    peak.append(rss_mb(server.pid))
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            started = time.perf_counter()
+            with open(big, "rb") as f:
+                r = httpx.post(f"{url}/v1/calls", headers=headers, files={"audio": ("big.wav", f, "audio/wav")}, timeout=600)
+            big_s = time.perf_counter() - started
+            stop.set()
+            sampler.join()
+            big_error = int(r.status_code != 202)
+        finally:
+            server.terminate()
+            server.wait(30)
+            if args.broker_url:  # the tasks no worker took
+                from api.jobs.celery_queue import make_app
+
+                make_app(args.broker_url, env["HOSTSCORE_BROKER_QUEUE"]).control.purge()
+
+    mode = "Celery (API only)" if args.broker_url else "embedded worker"
+    errors = up_errors + read_errors + big_error
+    ms = lambda v: f"{v * 1000:.1f}"  # noqa: E731
+    print(f"hostscore API on loopback, {mode}, {os.cpu_count()} cores, load avg {os.getloadavg()[0]:.2f}\n")
+    print("| measure | value | target |\n|---|---|---|")
+    print(f"| {args.uploads} concurrent uploads (5 s stereo WAV): p50 / p99 ms | {ms(percentile(up_times, 50))} / {ms(percentile(up_times, 99))} | |")
+    print(f"| {args.reads} status reads (10 at a time): p50 / p99 ms | {ms(percentile(read_times, 50))} / {ms(percentile(read_times, 99))} | "
+          f"p99 < 50 ms: {'PASS' if percentile(read_times, 99) < 0.05 else 'FAIL'} |")
+    print(f"| errors (uploads, reads, the big upload) | {errors} ({up_errors}, {read_errors}, {big_error}) | 0: {'PASS' if errors == 0 else 'FAIL'} |")
+    print(f"| {args.big_mb:.0f} MB upload: seconds | {big_s:.1f} | |")
+    print(f"| API process RSS during it: before / peak / growth MB | {before:.0f} / {max(peak):.0f} / {max(peak) - before:.0f} | "
+          f"under 300 MB: {'PASS' if (max(peak) if args.broker_url else max(peak) - before) < 300 else 'FAIL'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
