@@ -6,19 +6,34 @@
     result.scores["satisfaction"].score, result.outcome.status, result.to_dict()
 """
 
-from .audio import Audio, AudioError, load_audio
-from .conversation import AGENT, CUSTOMER, Conversation, Turn, Word
-from .pipeline import Scorer
-from .result import SCHEMA_VERSION, CallResult
+from __future__ import annotations
 
-__all__ = ["AGENT", "CUSTOMER", "Audio", "AudioError", "CallResult", "Conversation", "SCHEMA_VERSION", "Scorer",
-           "Turn", "Word", "load_audio", "score_conversation", "score_file"]
+from importlib import import_module
+
+# The names are imported on first use: `hostscore` (scorer.cli) then starts without numpy, torch and
+# the pipeline, whose import takes seconds, so a Ctrl-C while they load reaches the command's own
+# handler (one line) instead of a traceback from the import.
+_EXPORTS = {"Audio": "audio", "AudioError": "audio", "load_audio": "audio", "AGENT": "conversation",
+            "CUSTOMER": "conversation", "Conversation": "conversation", "Turn": "conversation",
+            "Word": "conversation", "Scorer": "pipeline", "SCHEMA_VERSION": "result", "CallResult": "result"}
+
+__all__ = [*_EXPORTS, "score_conversation", "score_file"]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def score_file(path, **options) -> CallResult:
     """Score one recording with a fresh Scorer (load a ``Scorer`` once to score many)."""
+    from .pipeline import Scorer
+
     return Scorer(**options).score_file(path)
 
 
 def score_conversation(data: dict, **options) -> CallResult:
+    from .pipeline import Scorer
+
     return Scorer(**options).score_conversation(data)

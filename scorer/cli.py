@@ -18,9 +18,10 @@ def main(argv: list[str] | None = None, commands=()) -> int:
     """Run a command line; ``commands`` are functions that add more subcommands (the service's)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args = parser(commands).parse_args(argv)
-    from .settings import settings
-
     try:
+        # inside the handler: pydantic takes a second to import, and Ctrl-C then is one line too
+        from .settings import settings
+
         settings()  # a bad HOSTSCORE_* value is refused before any work
         return args.run(args) or 0
     except (ValueError, OSError) as e:  # AudioError, InputError, SettingsError are ValueErrors
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None, commands=()) -> int:
         print("hostscore: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # a bug, not the input: still one line, the traceback on request
+        from .settings import settings
+
         if settings().debug:
             raise
         print(f"hostscore: error: unexpected {type(e).__name__}: {_one_line(e)} (a bug in hostscore;"

@@ -10,6 +10,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -457,6 +458,33 @@ def test_ctrl_c_ends_with_one_line(tmp_path):
     _, err = process.communicate(timeout=300)  # it loads the models first: slow on a busy 2-core machine
     assert process.returncode == 130
     assert err.strip() == "hostscore: interrupted"
+
+
+# What the `hostscore` console script runs (pyproject's [project.scripts]).
+ENTRY_POINT = "import sys; from api.cli import main; sys.exit(main())"
+
+
+def test_ctrl_c_while_starting_ends_with_one_line(tmp_path):
+    """A second in, the command is still importing numpy, torch and the pipeline (3-7 s on a busy
+    2-core machine): a Ctrl-C there printed a KeyboardInterrupt traceback from the import."""
+    path = tmp_path / "chat.json"
+    path.write_text(json.dumps(GOOD))
+    process = subprocess.Popen([sys.executable, "-c", ENTRY_POINT, "score-transcript", str(path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 130
+    assert err.strip() == "hostscore: interrupted"
+
+
+def test_the_command_starts_without_the_heavy_imports():
+    """Why a Ctrl-C at any moment is caught: what loads before the command's handler is the standard
+    library and argparse; numpy, torch, pydantic and the pipeline load inside it."""
+    code = ("import sys; import api.cli; print(sorted(m for m in ('numpy', 'torch', 'pydantic', 'scorer.pipeline')"
+            " if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
 
 
 # --- folders and resume ------------------------------------------------------------------------
