@@ -15,11 +15,13 @@ from scorer import Scorer
 from scorer.settings import Settings, settings as environment
 
 from . import metrics
+from .background import Background
 from .db.session import database_url, migrate
 from .deps import RateLimiter, State
 from .jobs.celery_queue import CeleryQueue
 from .jobs.pool import WorkerPool
-from .routes import calls, health
+from .routes import calls, health, webhooks
+from .services import webhooks as webhook_deliveries
 
 log = logging.getLogger("hostscore.api")
 
@@ -37,6 +39,7 @@ def job_finished(config: Settings, url: str):
 
     def finished(call_id: str, status: str) -> None:
         metrics.JOBS.labels(status).inc()
+        webhook_deliveries.enqueue(url, call_id, status)  # sent by the API process's Background
 
     return finished
 
@@ -53,12 +56,15 @@ def create_app(config: Settings | None = None, start_workers: bool = True) -> Fa
         pool = WorkerPool(url, data_dir, scorer_factory(config), config.workers, config.job_lease_s, config.job_attempts)
     pool.on_finished = job_finished(config, url)
     hs = State(config, url, data_dir, pool, RateLimiter(config.rate_limit_per_minute))
+    background = Background(url, data_dir, config)  # webhook deliveries and retention
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         if start_workers:
             pool.start()
+        background.start()
         yield
+        background.stop()
         pool.stop()
 
     app = FastAPI(title="hostscore", version=_version(), lifespan=lifespan,
@@ -66,6 +72,7 @@ def create_app(config: Settings | None = None, start_workers: bool = True) -> Fa
                               "effort for every call, with evidence. Authenticate with `Authorization: Bearer <key>`.")
     app.state.hostscore = hs
     app.include_router(calls.router)
+    app.include_router(webhooks.router)
     app.include_router(health.router)
 
     @app.exception_handler(RequestValidationError)

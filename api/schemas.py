@@ -75,3 +75,49 @@ class ReviewOut(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(max_length=2000, pattern=r"^https?://[^\s/?#]+\S*$", description="where to POST, http(s)")
+    secret: str | None = Field(None, min_length=16, max_length=200, description=(
+        "the HMAC-SHA256 key that signs each delivery; one is made (and returned once) when not given"))
+    description: str = Field("", max_length=500)
+
+
+class WebhookOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    url: str
+    description: str
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="shown only now: verify the Hostscore-Signature header with it (README: Webhooks)")
+
+
+class AttemptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    attempted_at: datetime
+    status_code: int | None = Field(description="the endpoint's HTTP status; null when it could not be reached")
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str = Field(description="also sent as the Hostscore-Delivery header")
+    call_id: str
+    status: Literal["COMPLETED", "FAILED"]
+    state: Literal["pending", "delivered", "failed"] = Field(description=(
+        "pending: will be tried (again) at next_attempt_at; delivered: answered 2xx; failed: refused "
+        "with a 4xx other than 429, or out of attempts"))
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+    log: list[AttemptOut] = Field(description="every attempt, oldest first")
+

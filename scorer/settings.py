@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(60.0, gt=0, allow_inf_nan=False)  # a claimed job not heard from this long is retried
     rate_limit_per_minute: int = Field(600, ge=1)  # requests per API key
     retention_days: float | None = Field(None, gt=0, allow_inf_nan=False)  # calls older than this are deleted
+    retention_sweep_s: float = Field(600.0, gt=0, allow_inf_nan=False)  # how often calls past retention are looked for
+    # webhooks: the first retry this long after a failed POST, each next one 2.5 times longer (5 s: 12 attempts over ~22 h)
+    webhook_retry_base_s: float = Field(5.0, gt=0, allow_inf_nan=False)
+    webhook_attempts: int = Field(12, ge=1, le=30)
     model: str = "tiny.en"  # the service's Whisper model and engine
     engine: str = "faster-whisper"
 

@@ -88,3 +88,50 @@ class Review(Base):
     overrides: Mapped[dict] = mapped_column(default=dict)
     machine: Mapped[dict] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class WebhookEndpoint(Base):
+    """A URL a tenant's admin registered to hear when its calls are COMPLETED or FAILED. The secret
+    signs each delivery, so it is kept as given (shown to the caller once, at creation)."""
+
+    __tablename__ = "webhook_endpoints"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class WebhookDelivery(Base):
+    """One announcement of one call's final status to one endpoint, sent until it is answered 2xx,
+    refused with a 4xx other than 429, or out of attempts. Unique per (endpoint, call, status): a call
+    that finishes is announced once however many times the hook runs."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("endpoint_id", "call_id", "status"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # the call's status announced: COMPLETED or FAILED
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # when it is next due; while a sender holds it, the end of its lease (a sender that dies is retried)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=now, index=True)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebhookAttempt(Base):
+    """The delivery log: each POST, when, and what came back (a status code, or the error)."""
+
+    __tablename__ = "webhook_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(default=now)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
