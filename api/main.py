@@ -20,7 +20,7 @@ from .db.session import database_url, migrate
 from .deps import RateLimiter, State
 from .jobs.celery_queue import CeleryQueue
 from .jobs.pool import WorkerPool
-from .routes import calls, health, webhooks
+from .routes import calls, health, reports, webhooks
 from .services import webhooks as webhook_deliveries
 
 log = logging.getLogger("hostscore.api")
@@ -73,6 +73,7 @@ def create_app(config: Settings | None = None, start_workers: bool = True) -> Fa
     app.state.hostscore = hs
     app.include_router(calls.router)
     app.include_router(webhooks.router)
+    app.include_router(reports.router)
     app.include_router(health.router)
 
     @app.exception_handler(RequestValidationError)

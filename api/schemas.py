@@ -121,3 +121,43 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
     log: list[AttemptOut] = Field(description="every attempt, oldest first")
 
+
+class ReportRow(BaseModel):
+    calls: int = Field(description="COMPLETED calls posted in the range")
+    average_handle_time_s: float | None
+    mean_connection: float | None
+    mean_energy: float | None
+    mean_satisfaction: float | None
+    resolution_rate: float | None = Field(description="share of the calls whose outcome is resolved (on the call)")
+    deferral_rate: float | None = Field(description="share of the calls whose outcome is deferred")
+    handle_time_spearman_connection: float | None = Field(description=(
+        "Spearman rank correlation of handle time with the score; null under 3 calls or when either is constant"))
+    handle_time_spearman_energy: float | None
+    handle_time_spearman_satisfaction: float | None
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        """The CSV's columns: the row's key (agent or team) first, then the measures."""
+        measures = list(ReportRow.model_fields)
+        return [f for f in cls.model_fields if f not in measures] + measures
+
+
+class AgentRow(ReportRow):
+    agent_id: str | None
+    agent_name: str | None = Field(description="as the agent's latest call gave it")
+
+
+class TeamRow(ReportRow):
+    team: str | None
+
+
+class AgentReport(BaseModel):
+    since: datetime | None
+    until: datetime | None
+    agents: list[AgentRow]
+
+
+class TeamReport(BaseModel):
+    since: datetime | None
+    until: datetime | None
+    teams: list[TeamRow]
