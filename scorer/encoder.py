@@ -10,7 +10,10 @@ from __future__ import annotations
 import bisect
 import os
 import re
+import threading
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
 
@@ -84,7 +87,15 @@ def _any_between(sorted_positions: list[int], low: int, high: int) -> bool:
 
 def embed(texts: list[str], device: str = "auto") -> np.ndarray:
     """Unit-length 384-d embeddings, one row per text; a text longer than the encoder reads is the
-    piece-weighted mean of its chunks' embeddings."""
+    piece-weighted mean of its chunks' embeddings. In a work of ``coalesce``, the texts join those of the
+    other works in one encoder run."""
+    group = getattr(_thread, "group", None)
+    if group is not None:
+        return group.embed(texts)
+    return _embed(texts, device)
+
+
+def _embed(texts: list[str], device: str = "auto") -> np.ndarray:
     if not texts:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
     pieces = [split_text(t) for t in texts]
@@ -100,3 +111,84 @@ def embed(texts: list[str], device: str = "auto") -> np.ndarray:
         out[i] = pooled / max(float(np.linalg.norm(pooled)), 1e-9)
         row += len(chunks)
     return out
+
+
+# --- many conversations at once ------------------------------------------------------------------
+
+_thread = threading.local()  # .group: the _Group this thread's embed() calls go to
+
+T = TypeVar("T")
+
+
+def coalesce(works: list[Callable[[], T]], device: str = "auto") -> list[T]:
+    """Run each ``work()`` in a thread of its own, their embed() calls joined: when every work still
+    running waits for embeddings, all their texts go through the encoder in one run, in this thread.
+    The encoder sorts a run's texts by length and pads each batch of BATCH_SIZE to its longest, so
+    the texts of many works make full batches of like length (length bucketing), where one
+    conversation's few texts make a short batch padded to its longest turn. Returns each work's
+    result in order; the first exception a work raised is raised here once all have ended."""
+    group = _Group(len(works))
+    results: list = [None] * len(works)
+    errors: list[BaseException] = []
+
+    def run(k: int) -> None:
+        _thread.group = group
+        try:
+            results[k] = works[k]()
+        except BaseException as e:  # re-raised in the caller's thread
+            errors.append(e)
+        finally:
+            group.leave()
+
+    # daemon threads: an interrupted caller (Ctrl-C) does not wait for them at exit
+    threads = [threading.Thread(target=run, args=(k,), daemon=True) for k in range(len(works))]
+    for t in threads:
+        t.start()
+    group.serve(device)
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+class _Group:
+    def __init__(self, working: int):
+        self.working = working  # threads not yet done
+        self.waiting: list[dict] = []  # their requests: {"texts"}, then "vectors" or "error"
+        self.changed = threading.Condition()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        request = {"texts": texts}
+        with self.changed:
+            self.waiting.append(request)
+            self.changed.notify_all()
+            self.changed.wait_for(lambda: "vectors" in request or "error" in request)
+        if "error" in request:
+            raise request["error"]
+        return request["vectors"]
+
+    def leave(self) -> None:
+        with self.changed:
+            self.working -= 1
+            self.changed.notify_all()
+
+    def serve(self, device: str) -> None:
+        """Run the encoder for the waiting requests whenever every working thread waits; return when
+        all are done."""
+        with self.changed:
+            while True:
+                self.changed.wait_for(lambda: len(self.waiting) == self.working)
+                if not self.working:
+                    return
+                requests, self.waiting = self.waiting, []
+                try:
+                    vectors = _embed([t for r in requests for t in r["texts"]], device)
+                except Exception as e:  # every waiting work fails alike, and none waits forever
+                    for r in requests:
+                        r["error"] = e
+                else:
+                    row = 0
+                    for r in requests:
+                        r["vectors"], row = vectors[row:row + len(r["texts"])], row + len(r["texts"])
+                self.changed.notify_all()

@@ -7,6 +7,7 @@ import hashlib
 import threading
 import time
 from contextlib import contextmanager
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from . import heads as turn_heads
 from .audio import SAMPLE_RATE, Audio, load_audio, to_float
 from .characteristics import measure
 from .crosstalk import remove_echo
+from .encoder import coalesce
 from .conversation import AGENT, CUSTOMER, Conversation, Turn, Word, build_turns, from_dict, has_times
 from .outcome import OUTCOME_MODEL_PATH, decide
 from .qualities import PROFILE_PATH, QUALITIES, CallFacts, Profile, load_profile, score_quality
@@ -36,6 +38,8 @@ AGENT_CHANNELS = ("auto", *SIDES)
 TWO_SIDED_MEASURES = ("silences", "latency", "interruptions", "talk_balance")
 # Under this a recording holds a greeting or a fragment, not a conversation a supervisor could judge.
 MIN_CONVERSATION_MS = 10_000
+# Text conversations scored together: enough texts for full encoder batches of like length.
+CONVERSATIONS_BATCH = 64
 
 
 class Scorer:
@@ -223,6 +227,27 @@ class Scorer:
         info = CallInfo(str(data.get("source", "text")), conversation.duration_ms, 0, None, "text", "text")
         speakers = Speakers("given", None, 1.0, ["speakers given in the input"])
         return self._score(conversation, None, info, speakers, {}, skipped, call_id or data.get("id"), {})
+
+    def score_conversations(self, conversations: list[dict], call_ids: list[str | None] | None = None,
+                            batch_size: int = CONVERSATIONS_BATCH) -> list[CallResult | Exception]:
+        """Score many text conversations, the same as ``score_conversation`` one by one, but
+        ``batch_size`` of them at a time with the encoder run across them (``encoder.coalesce``):
+        several times the turns per second. A conversation that cannot be scored gives its
+        exception in its place, and the others are scored."""
+        ids = call_ids if call_ids is not None else [None] * len(conversations)
+        if len(ids) != len(conversations):
+            raise ValueError(f"{len(ids)} call ids for {len(conversations)} conversations")
+        results: list[CallResult | Exception] = []
+        for start in range(0, len(conversations), batch_size):
+            chunk = zip(conversations[start:start + batch_size], ids[start:start + batch_size])
+            results += coalesce([partial(self._score_or_error, data, call_id) for data, call_id in chunk])
+        return results
+
+    def _score_or_error(self, data: dict, call_id: str | None) -> CallResult | Exception:
+        try:
+            return self.score_conversation(data, call_id)
+        except Exception as e:  # one conversation's error is its own
+            return e
 
     # --- shared --------------------------------------------------------------------------------
 

@@ -28,7 +28,6 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -354,22 +353,23 @@ class CallFacts:
     signals: TurnSignals
     characteristics: Characteristics
     outcome: Outcome
+    units: list[Unit] = field(init=False)
+    unit_signals: TurnSignals = field(init=False)  # the heads' judgement of each unit as a whole
+
+    def __post_init__(self):
+        # made here, not as cached_property: on Python 3.11 that holds one lock for every instance
+        # while it computes, and conversations scored in threads (Scorer.score_conversations) would
+        # wait on each other's encoder runs for ever
+        self.units = build_units(self.conversation)
+        units = self.units
+        self.unit_signals = self.signals.for_groups([u.turns for u in units], [u.text for u in units],
+                                                    [u.speaker for u in units])
 
     def indices(self, speaker: str) -> list[int]:
         return [i for i, t in enumerate(self.conversation.turns) if t.speaker == speaker]
 
     def measured(self, key: str) -> bool:
         return key not in self.characteristics.skipped
-
-    @cached_property
-    def units(self) -> list[Unit]:
-        return build_units(self.conversation)
-
-    @cached_property
-    def unit_signals(self) -> TurnSignals:
-        """The heads' judgement of each unit as a whole."""
-        units = self.units
-        return self.signals.for_groups([u.turns for u in units], [u.text for u in units], [u.speaker for u in units])
 
     def unit_indices(self, speaker: str) -> list[int]:
         """The party's units, backchannels left out: they are listening, not content."""

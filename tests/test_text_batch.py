@@ -1,0 +1,38 @@
+"""Many text conversations scored together (the encoder batched across them) against one by one."""
+
+import pytest
+
+from scorer.training.corpus import conversations
+
+
+@pytest.fixture(scope="module")
+def dialogues() -> list[dict]:
+    return conversations()[:16]
+
+
+def test_batched_conversations_score_as_one_by_one(scorer, dialogues):
+    alone = [scorer.score_conversation(c, call_id=str(k)) for k, c in enumerate(dialogues)]
+    # a bad conversation in the middle fails alone; a batch smaller than the list splits it
+    mixed = dialogues[:5] + [{"turns": []}] + dialogues[5:]
+    ids = [str(k) for k in range(5)] + ["empty"] + [str(k) for k in range(5, len(dialogues))]
+    together = scorer.score_conversations(mixed, ids, batch_size=8)
+    assert isinstance(together[5], ValueError) and "turns" in str(together[5])
+    del together[5]
+    assert len(together) == len(alone)
+    for one, many in zip(alone, together):
+        assert many.id == one.id
+        assert many.outcome.status == one.outcome.status
+        for quality, score in one.scores.items():
+            assert abs(many.scores[quality].score - score.score) <= 0.5, (one.id, quality)
+        assert set(many.timings) == set(one.timings)
+
+
+def test_a_failing_encoder_fails_each_waiting_conversation_and_none_hangs(scorer, dialogues, monkeypatch):
+    import scorer.encoder as encoder
+
+    def broken(texts, device="auto"):
+        raise RuntimeError("encoder out of memory")
+
+    monkeypatch.setattr(encoder, "_embed", broken)
+    results = scorer.score_conversations(dialogues[:3])
+    assert [type(r) for r in results] == [RuntimeError] * 3
