@@ -25,7 +25,12 @@ from .vad import speech_regions
 FRAME_MS = 10  # resemblyzer's mel hop: one label per 10 ms frame
 WINDOW_MS = 1500  # long enough for a stable voice embedding, short enough to sit in one turn
 HOP_MS = 500
-MIN_WINDOW_MS = 400  # speech regions shorter than this get no embedding of their own
+# Speech regions shorter than this get no embedding of their own and take the label of the nearest window.
+# A short reply ("I'll hold.", "Okay, thanks.") is often cut by voice activity into pieces of 150-350 ms:
+# at 400 ms they had no embedding and went to the agent's turn around them. Judged against the centroids of
+# full-length windows, 250 ms pieces gave 0.991 of speech time to the right party on the 20 mono agreement
+# calls, against 0.976 at 400 ms.
+MIN_WINDOW_MS = 250
 EMBED_BATCH = 512
 MEL_BLOCK_FRAMES = 6000  # 60 s of mel frames computed at a time
 SUM_BLOCK = 1 << 20  # samples squared and summed at a time
@@ -314,6 +319,10 @@ AGENT_CUES = [
     (r"thanks? (you )?for (your patience|holding|waiting)", 2.0),
     (r"(bear|stay) with me|put you on (a brief |a short )?hold|one moment (please|while)", 1.5),
     (r"apologi[sz]e for the inconvenience|sorry for the inconvenience", 1.0),
+    # the greeting that names the agent ("Greystone Bank, Martin speaking", "you're speaking to Debbie")
+    (r"\b\w+ speaking\b(?! (to|with))|(you're|you are) (speaking|talking) (to|with) \w+", 1.5),
+    # only the agent can pass the call on; the customer asks "can you put me through"
+    (r"(i can|i'll|i will|let me) (get|put|transfer|connect|pass) you (through |over )?to", 2.0),
 ]
 CUSTOMER_CUES = [
     (r"i'?m calling (about|because|to|regarding|for)|i am calling (about|because|to|regarding|for)", 3.0),

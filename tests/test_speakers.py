@@ -308,3 +308,30 @@ def test_one_synthetic_voice_stays_one(tmp_path):
     truth = synth.make_call(script, tmp_path / "one.wav", sample_rate=8000, layout="mono", telephone_band=True)
     segments = diarize(load_audio(truth.path).mono())
     assert segments and {s.label for s in segments} == {0}
+
+
+def test_a_customers_short_closing_words_are_theirs_on_mono(scorer, tmp_path):
+    """Voice activity cuts the customer's closing "Okay, thanks." into pieces of 250-320 ms; they must still
+    be judged by their own voice, not joined to the agent's turn before them (the agent's closing turn
+    swallowed the customer's thanks, and satisfaction read "the customer did not thank the agent"). The
+    "I'll hold." of this rendering is not asked for: voice activity finds only 124 ms of it."""
+    lines = [
+        synth.ScriptLine(AGENT, "Hello, Greystone Bank, Martin speaking.", 500),
+        synth.ScriptLine(CUSTOMER, "Hi Martin. I'm thinking about remortgaging, my fixed rate ends in three months. "
+                                   "Can you tell me what rates you've got?", 700),
+        synth.ScriptLine(AGENT, "Sure, that's great that you're planning ahead. I'm general banking, so I can't give "
+                                "mortgage advice, but I can get you through to a mortgage adviser.", 500),
+        synth.ScriptLine(CUSTOMER, "Is that a long wait?", 700),
+        synth.ScriptLine(AGENT, "It's about five minutes right now. Or I can book a callback at a time that suits.", 1000),
+        synth.ScriptLine(CUSTOMER, "I'll hold.", 600),
+        synth.ScriptLine(AGENT, "Okay. I'll note your fixed rate end date for them. Putting you through.", 800),
+        synth.ScriptLine(CUSTOMER, "Okay, thanks.", 300),
+    ]
+    truth = synth.make_call(lines, tmp_path / "hold.wav", sample_rate=8000, layout="mono", telephone_band=True,
+                            customer_voice="joe:450")
+    result = scorer.score_file(truth.path)
+    customer = " ".join(t.text for t in result.turns if t.speaker == CUSTOMER).lower()
+    assert result.turns[-1].speaker == CUSTOMER and "thanks" in customer, [(t.speaker, t.text) for t in result.turns]
+    share = speech_attribution(result.turns, party_frames([(x.speaker, x.begin_ms, x.end_ms) for x in truth.lines],
+                                                          truth.duration_ms))
+    assert share >= 0.95
