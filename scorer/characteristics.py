@@ -60,6 +60,9 @@ FUNCTION_WORDS = {"a", "an", "the", "and", "so", "is", "was", "it's", "that", "t
 SCORE_FLOOR_DBFS = -60.0
 SCORE_CEIL_DBFS = -10.0
 MIN_DBFS = -100.0  # what digital silence reports instead of -inf
+# A turn's loudness further than this many robust deviations from the party's median is clipped there
+# before their loudness dynamics are measured.
+ROBUST_CLIP = 3.0
 
 # Pitch: yin on 40 ms frames every 20 ms (about 0.5 s for 4 minutes of speech on one core; pyin
 # is ~50x slower). yin always returns an estimate, so frames are kept only when loud enough and
@@ -173,7 +176,7 @@ class TurnMeasure:
 class PartyVoice:
     loudness_dbfs: Optional[float]  # mean of turn loudness: the recording's gain as much as the voice
     loudness_score: Optional[float]
-    dynamic_range_db: Optional[float]  # std of turn loudness
+    dynamic_range_db: Optional[float]  # spread of turn loudness (std, outlying turns clipped)
     vocal_effort_db: Optional[float]  # median of the turns' alpha ratio
     pitch_hz: Optional[float]  # median F0 over all voiced frames
     pitch_std_st: Optional[float]
@@ -506,12 +509,21 @@ def _party_voice(loudness: list[float], effort: list[float], f0: np.ndarray) -> 
     return PartyVoice(
         loudness_dbfs=round(float(np.mean(loudness)), 1) if loudness else None,
         loudness_score=round(float(np.mean([_score(x) for x in loudness])), 1) if loudness else None,
-        dynamic_range_db=round(float(np.std(loudness)), 1) if len(loudness) >= 2 else None,
+        dynamic_range_db=round(_robust_std(np.array(loudness)), 1) if len(loudness) >= 2 else None,
         vocal_effort_db=round(float(np.median(effort)), 2) if effort else None,
         pitch_hz=round(float(np.median(f0)), 1) if pitched else None,
         pitch_std_st=round(float(np.std(st)), 2) if pitched else None,
         pitch_range_st=round(float(np.percentile(st, 90) - np.percentile(st, 10)), 2) if pitched else None,
     )
+
+
+def _robust_std(values: np.ndarray) -> float:
+    """The standard deviation with outliers clipped to ROBUST_CLIP robust deviations of the median
+    (1.4826 median absolute deviations): one misplaced word measured in silence is not a turn
+    40 dB quieter, and must not make a level voice read as lively."""
+    median = np.median(values)
+    spread = ROBUST_CLIP * 1.4826 * np.median(np.abs(values - median))
+    return float(np.std(np.clip(values, median - spread, median + spread)))
 
 
 def _sample(ms: int) -> int:

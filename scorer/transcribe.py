@@ -225,10 +225,21 @@ def _fit_to_sound(words: list[Word], samples: np.ndarray) -> None:
     would read as talking over them, or as their speech on this channel."""
     frame = SAMPLE_RATE * SOUND_FRAME_MS // 1000
     begins, ends = [w.begin_ms for w in words], [w.end_ms for w in words]
+    # Whisper gives a word it cannot place no length at all, at the edge of the word before or after
+    # it ("hasn't" stretched 1.5 s, then "called?" in no time): such a word sits between its
+    # neighbour and the pause, so the neighbour's outer edge is the one to fit
+    point = [e - b < SOUND_FRAME_MS for b, e in zip(begins, ends)]
     for k, word in enumerate(words):
-        after_pause = k == 0 or begins[k] - ends[k - 1] >= EDGE_PAUSE_MS
-        before_pause = k == len(words) - 1 or begins[k + 1] - ends[k] >= EDGE_PAUSE_MS
-        if not (after_pause or before_pause) or ends[k] - begins[k] < SOUND_FRAME_MS:
+        if point[k]:
+            continue
+        before, after = k - 1, k + 1
+        while before >= 0 and point[before] and begins[before + 1] - ends[before] < EDGE_PAUSE_MS:
+            before -= 1
+        while after < len(words) and point[after] and begins[after] - ends[after - 1] < EDGE_PAUSE_MS:
+            after += 1
+        after_pause = before < 0 or begins[before + 1] - ends[before] >= EDGE_PAUSE_MS
+        before_pause = after == len(words) or begins[after] - ends[after - 1] >= EDGE_PAUSE_MS
+        if not (after_pause or before_pause):
             continue
         # frames from a second before the word to a second after: the speech around it sets the level
         first = max(0, begins[k] - SOUND_CONTEXT_MS) // SOUND_FRAME_MS
@@ -243,6 +254,13 @@ def _fit_to_sound(words: list[Word], samples: np.ndarray) -> None:
         # a word Whisper placed wholly in silence keeps a point where it was placed, never inverted
         word.begin_ms = max(begins[k], min(word.begin_ms, ends[k]))
         word.end_ms = min(ends[k], max(word.end_ms, word.begin_ms))
+        # the point words between the pause and this word go with its fitted edge
+        if after_pause:
+            for j in range(before + 1, k):
+                words[j].begin_ms = words[j].end_ms = word.begin_ms
+        if before_pause:
+            for j in range(k + 1, after):
+                words[j].begin_ms = words[j].end_ms = word.end_ms
 
 
 def _ms(seconds: float) -> int:
