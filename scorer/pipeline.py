@@ -92,16 +92,23 @@ class Scorer:
 
     # --- audio ---------------------------------------------------------------------------------
 
-    def score_file(self, path: str | Path, progress: Progress | None = None, call_id: str | None = None) -> CallResult:
+    def score_file(self, path: str | Path, progress: Progress | None = None, call_id: str | None = None,
+                   agent_channel: str | None = None) -> CallResult:
+        """``agent_channel`` (auto/left/right) overrides the Scorer's for this call: a service scores
+        calls from recorders that differ with one Scorer."""
         timings: dict[str, float] = {}
         with _stage(timings, "audio"):
             audio = load_audio(path, self.max_duration_s)
-        return self._score_audio(audio, progress, call_id, timings)
+        return self._score_audio(audio, progress, call_id, timings, agent_channel)
 
-    def score_audio(self, audio: Audio, progress: Progress | None = None, call_id: str | None = None) -> CallResult:
-        return self._score_audio(audio, progress, call_id, {})
+    def score_audio(self, audio: Audio, progress: Progress | None = None, call_id: str | None = None,
+                    agent_channel: str | None = None) -> CallResult:
+        return self._score_audio(audio, progress, call_id, {}, agent_channel)
 
-    def _score_audio(self, audio, progress, call_id, timings) -> CallResult:
+    def _score_audio(self, audio, progress, call_id, timings, agent_channel=None) -> CallResult:
+        agent_channel = agent_channel or self.agent_channel
+        if agent_channel not in AGENT_CHANNELS:
+            raise ValueError(f"agent_channel must be one of {', '.join(AGENT_CHANNELS)}, not {agent_channel!r}")
         skipped: dict[str, str] = dict(audio.notes)  # a file cut short, damaged samples, level
         if audio.duration_ms < MIN_CONVERSATION_MS:
             skipped["duration"] = (f"the recording is very short ({audio.duration_ms / 1000:.1f} s): too little to judge "
@@ -112,7 +119,8 @@ class Scorer:
             skipped["stereo"] = "both channels carry the same signal: scored as mono"
             channels = [channels[0]]
         if len(channels) == 2:
-            conversation, party_audio, speakers = self._stereo(channels, progress, skipped, audio.duration_ms, timings)
+            conversation, party_audio, speakers = self._stereo(channels, progress, skipped, audio.duration_ms, timings,
+                                                               agent_channel)
             layout = "stereo"
         else:
             conversation, party_audio, speakers = self._mono(channels[0], progress, skipped, audio.duration_ms, timings)
@@ -123,7 +131,7 @@ class Scorer:
         models = {"transcription": {"engine": t.engine, "model": t.model, "device": t.device, "compute_type": t.compute_type}}
         return self._score(conversation, party_audio, info, speakers, models, skipped, call_id, timings)
 
-    def _stereo(self, channels, progress, skipped, duration_ms, timings):
+    def _stereo(self, channels, progress, skipped, duration_ms, timings, agent_channel):
         words: list[list[Word]] = [[], []]
         dead = [False, False]
         non_speech = []
@@ -144,7 +152,7 @@ class Scorer:
             counts = ", ".join(f"{len(echo[i])} on the {SIDES[i]}" for i in (0, 1) if echo[i])
             skipped["crosstalk"] = (f"{len(echo[0]) + len(echo[1])} words heard faintly on one channel while the other "
                                     f"side said them were dropped as echo ({counts})")
-        agent_index, speakers = self._agent_channel(words, skipped)
+        agent_index, speakers = self._agent_channel(words, skipped, agent_channel)
         parties = {agent_index: AGENT, 1 - agent_index: CUSTOMER}
         for i, side in enumerate(SIDES):
             who = f"the {side} channel ({parties[i].lower()})"
@@ -163,7 +171,7 @@ class Scorer:
         conversation = Conversation(build_turns(labelled), duration_ms)
         return conversation, {AGENT: channels[agent_index], CUSTOMER: channels[1 - agent_index]}, speakers
 
-    def _agent_channel(self, words: list[list[Word]], skipped: dict[str, str]) -> tuple[int, Speakers]:
+    def _agent_channel(self, words: list[list[Word]], skipped: dict[str, str], setting: str) -> tuple[int, Speakers]:
         """Which channel is the agent's: the agent cues run on both channels decide under "auto"
         (left when they are weak, the usual recorder layout); an explicit setting is obeyed, but
         cues that contradict it lower the confidence and say so."""
@@ -171,7 +179,7 @@ class Scorer:
         decision = identify_agent(turns, self.party_model)
         cues = [e for e in decision.evidence if not e.startswith("low confidence")]
         found, strength = decision.agent_label, decision.confidence
-        if self.agent_channel == "auto":
+        if setting == "auto":
             if not decision.uncertain:
                 agent, confidence = found, strength
                 note = f"agent on the {agent} channel: the cues on the two channels say so (confidence {strength:.2f})"
@@ -183,7 +191,7 @@ class Scorer:
                 if words[0] and words[1]:
                     skipped["speakers"] = f"which channel is the agent's is uncertain: {note}"
         else:
-            agent = self.agent_channel
+            agent = setting
             confidence = 1.0 if found == agent or not found else round(1.0 - strength, 3)
             if found and found != agent and not decision.uncertain:
                 note = (f"warning: the cues point to the agent on the {found} channel (confidence {strength:.2f}), not the "

@@ -178,3 +178,14 @@ def test_health_readiness_and_metrics(service):
     metrics = httpx.get(f"{service.url}/metrics").text
     assert 'hostscore_calls{status="COMPLETED"}' in metrics
     assert "/v1/calls" in httpx.get(f"{service.url}/openapi.json").json()["paths"]
+
+
+def test_the_agent_channel_given_with_an_upload_is_obeyed_and_checked(service, resolved_stereo_8k):
+    """The recorder put the agent on the left; the platform says right: the roles follow the setting, and
+    the cues that contradict it are said, with a low confidence."""
+    posted = httpx.post(f"{service.url}/v1/calls", headers=service.headers("platform"), data={"agent_channel": "right"},
+                        files={"audio": ("swapped.wav", resolved_stereo_8k.path.read_bytes(), "audio/wav")})
+    call = service.wait_for(posted.json()["id"])
+    speakers = call["result"]["speakers"]
+    assert call["agent_channel"] == "right" and speakers["agent_channel"] == "right"
+    assert speakers["agent_confidence"] < 0.5 and "warning" in speakers["evidence"][0]

@@ -288,6 +288,7 @@ def profile_with(change) -> str:
     (profile_with(lambda d: d.update(version="two")), "version: must be a whole number"),
     (profile_with(lambda d: d["models"]["energy"].update(colour=1)), "models.energy.colour: is not part of a quality model"),
     (profile_with(lambda d: d["models"].pop("energy")), "no model for energy"),
+    ('{"version": ' + "9" * 5000 + "}", "a number too long to read"),
 ])
 def test_load_profile_of_the_wrong_shape_is_one_error_naming_file_and_problem(tmp_path, content, message):
     profile = tmp_path / "centre.json"

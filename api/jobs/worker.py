@@ -22,7 +22,7 @@ def run(url: str, data_dir: Path, scorer: Scorer, held: queue.Claim, lease_s: fl
     at once with the library's one-line reason; anything else is retried up to ``attempts`` times."""
     with session(url) as s:
         call = s.get(Call, held.call_id)
-        kind, transcript, external = call.kind, call.transcript, call.external_id
+        kind, transcript, external, agent_channel = call.kind, call.transcript, call.external_id, call.agent_channel
         stored = Path(data_dir) / call.audio_path if call.audio_path else None
         shown = call.filename or "the recording"  # errors name the file as the caller knows it
     stop = threading.Event()
@@ -35,7 +35,7 @@ def run(url: str, data_dir: Path, scorer: Scorer, held: queue.Claim, lease_s: fl
             scorer.transcriber  # Whisper before the input: a model that will not load is this worker's fault, not the call's
         loaded = True
         if kind == "audio":
-            result = scorer.score_file(stored, call_id=external or held.call_id)
+            result = scorer.score_file(stored, call_id=external or held.call_id, agent_channel=agent_channel)
         else:
             result = scorer.score_conversation(transcript, call_id=external or held.call_id)
     except Exception as e:  # noqa: BLE001 - a bug or a resource problem: worth another try

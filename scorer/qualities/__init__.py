@@ -182,6 +182,8 @@ def load_profile(path: Path | str | None = None) -> Profile:
         raise ProfileError(f"{problem} (JSON nested too deeply)") from None
     except ValidationError as e:
         raise ProfileError(f"{problem} ({_describe(e)})") from None
+    except ValueError:  # Python's limit on the digits of an integer in JSON
+        raise ProfileError(f"{problem} (a number too long to read)") from None
     models = {q: QualityModel(**m.model_dump()) for q, m in given.models.items()}
     check_profile(models, path)
     return Profile(given.name or path.stem, given.version, models, given.metrics)
