@@ -177,6 +177,8 @@ def test_health_readiness_and_metrics(service):
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "queue": "ok", "models": "loaded"}
     metrics = httpx.get(f"{service.url}/metrics").text
     assert 'hostscore_calls{status="COMPLETED"}' in metrics
+    assert 'hostscore_uploads_total{kind="text"}' in metrics and 'hostscore_uploads_total{kind="audio"}' in metrics
+    assert 'hostscore_stage_seconds_count{stage="transcription"}' in metrics
     assert "/v1/calls" in httpx.get(f"{service.url}/openapi.json").json()["paths"]
 
 

@@ -448,12 +448,18 @@ def test_json_lines_a_number_thousands_of_digits_long_is_one_failed_row(tmp_path
     assert rows[1]["error"] == f"{path} line 2: not valid for a conversation (a number thousands of digits long)"
 
 
+def _interruptible():
+    """Ctrl-C as a terminal delivers it: a suite started in the background (``make test &``) runs with
+    SIGINT ignored, and a child inherits that, so the signal would never reach it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_ends_with_one_line(tmp_path):
     path = tmp_path / "chats.jsonl"
     path.write_text("\n".join(json.dumps({**GOOD, "id": f"c{i}"}) for i in range(5000)) + "\n")
     process = subprocess.Popen([sys.executable, "-m", "scorer.cli", "score-transcript", str(path)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"}, preexec_fn=_interruptible)
     assert json.loads(process.stdout.readline())["status"] == "COMPLETED"  # it is scoring now
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=300)  # it loads the models first: slow on a busy 2-core machine
@@ -472,7 +478,7 @@ def test_ctrl_c_while_starting_ends_with_one_line(tmp_path):
     path.write_text(json.dumps(GOOD))
     process = subprocess.Popen([sys.executable, "-c", ENTRY_POINT, "score-transcript", str(path)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"}, preexec_fn=_interruptible)
     time.sleep(1)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=300)

@@ -11,6 +11,7 @@ from scorer import Scorer
 
 from ..db.models import Call
 from ..db.session import session
+from .. import metrics
 from . import queue
 
 log = logging.getLogger("hostscore.worker")
@@ -47,6 +48,8 @@ def run(url: str, data_dir: Path, scorer: Scorer, held: queue.Claim, lease_s: fl
     finally:
         stop.set()
     log.info("scored call %s in %.1f s", held.call_id, time.perf_counter() - started)
+    for stage, seconds in result.timings.items():
+        metrics.STAGE_SECONDS.labels(stage).observe(seconds)
     return "COMPLETED" if queue.complete(url, held, result.to_dict()) else None
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Query
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
+from .. import metrics
 from ..deps import State, allowed, db, state
 from ..schemas import Accepted, CallDetail, CallOut, CallPage, Problem, ReviewIn, ReviewOut
 from ..security import Principal
@@ -37,6 +38,7 @@ def _metadata(external_id, agent_id, agent_name, team, queue, direction, started
 def _accepted(call, new: bool, response: Response, hs: State) -> Accepted:
     response.headers["Location"] = f"/v1/calls/{call.id}"
     if new:
+        metrics.UPLOADS.labels(call.kind).inc()
         hs.pool.notify(call.id)
     else:
         response.status_code = 200  # the first request's call, not a duplicate
