@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from scorer.settings import Settings
 
-from .db.session import open_session
+from .db.session import session
 from .security import Principal, authenticate
 
 
@@ -52,11 +52,8 @@ def state(request: Request) -> State:
 
 
 def db(request: Request):
-    s = open_session(state(request).url)
-    try:
+    with session(state(request).url) as s:
         yield s
-    finally:
-        s.close()
 
 
 bearer = HTTPBearer(auto_error=False, description="an API key from `hostscore keys create`")

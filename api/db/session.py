@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -45,17 +45,18 @@ def migrate(url: str) -> None:
         command.upgrade(config, "head")
 
 
+@lru_cache(maxsize=8)
+def _sessions(url: str) -> sessionmaker:
+    return sessionmaker(engine(url), expire_on_commit=False)
+
+
 @contextmanager
 def session(url: str):
     """A session committed on success, rolled back on error."""
-    with sessionmaker(engine(url), expire_on_commit=False)() as s:
+    with _sessions(url)() as s:
         try:
             yield s
             s.commit()
         except BaseException:
             s.rollback()
             raise
-
-
-def open_session(url: str) -> Session:
-    return sessionmaker(engine(url), expire_on_commit=False)()

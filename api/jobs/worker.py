@@ -30,12 +30,13 @@ def run(url: str, data_dir: Path, scorer: Scorer, held: queue.Claim, lease_s: fl
     renewer = threading.Thread(target=_renew, args=(url, held, lease_s, stop), daemon=True)
     renewer.start()
     started = time.perf_counter()
-    loaded = False
+    # Whisper is loaded before the input is read: a model that will not load is this worker's fault,
+    # not the call's, and is retried
+    loaded = kind != "audio"
     try:
-        if kind == "audio":
-            scorer.transcriber  # Whisper before the input: a model that will not load is this worker's fault, not the call's
-        loaded = True
-        if kind == "audio":
+        if not loaded:
+            scorer.transcriber
+            loaded = True
             result = scorer.score_file(stored, call_id=external or held.call_id, agent_channel=agent_channel)
         else:
             result = scorer.score_conversation(transcript, call_id=external or held.call_id)
