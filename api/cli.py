@@ -132,7 +132,7 @@ def worker(args) -> int:
         raise ValueError("hostscore worker needs HOSTSCORE_BROKER_URL (e.g. redis://127.0.0.1:6379/0), the same as the API's")
     url = _database(args)
     jobs = CeleryQueue(url, cfg.broker_url, cfg.broker_queue, cfg.job_lease_s, cfg.job_attempts)
-    jobs.on_finished = job_finished(cfg, url)
+    jobs.on_finished = job_finished
     run_worker(jobs, Path(cfg.data_dir), scorer_factory(cfg)())
     return 0
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from scorer import Scorer
 from scorer.settings import Settings, settings as environment
@@ -20,8 +21,7 @@ from .db.session import database_url, migrate
 from .deps import RateLimiter, State
 from .jobs.celery_queue import CeleryQueue
 from .jobs.pool import WorkerPool
-from .routes import calls, health, reports, webhooks
-from .services import webhooks as webhook_deliveries
+from .routes import calls, health, pages, reports, session, webhooks
 
 log = logging.getLogger("hostscore.api")
 
@@ -33,15 +33,11 @@ def scorer_factory(config: Settings):
     return make
 
 
-def job_finished(config: Settings, url: str):
+def job_finished(call_id: str, status: str) -> None:
     """What follows every finished job, in whichever process ran it (the API's pool or a `hostscore
-    worker`): called with (call_id, status). Add hooks here, so both worker kinds run them."""
-
-    def finished(call_id: str, status: str) -> None:
-        metrics.JOBS.labels(status).inc()
-        webhook_deliveries.enqueue(url, call_id, status)  # sent by the API process's Background
-
-    return finished
+    worker`). Add hooks here, so both worker kinds run them; what must not be lost if the process dies
+    right after the job (webhook deliveries) is written with the call's status instead (jobs.queue)."""
+    metrics.JOBS.labels(status).inc()
 
 
 def create_app(config: Settings | None = None, start_workers: bool = True) -> FastAPI:
@@ -54,7 +50,7 @@ def create_app(config: Settings | None = None, start_workers: bool = True) -> Fa
         pool = CeleryQueue(url, config.broker_url, config.broker_queue, config.job_lease_s, config.job_attempts)
     else:
         pool = WorkerPool(url, data_dir, scorer_factory(config), config.workers, config.job_lease_s, config.job_attempts)
-    pool.on_finished = job_finished(config, url)
+    pool.on_finished = job_finished
     hs = State(config, url, data_dir, pool, RateLimiter(config.rate_limit_per_minute))
     background = Background(url, data_dir, config)  # webhook deliveries and retention
 
@@ -75,6 +71,10 @@ def create_app(config: Settings | None = None, start_workers: bool = True) -> Fa
     app.include_router(webhooks.router)
     app.include_router(reports.router)
     app.include_router(health.router)
+    app.include_router(session.router)  # the pages: sign in, then calls, a call, the team
+    app.include_router(pages.router)
+    pages.error_pages(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
 
     @app.exception_handler(RequestValidationError)
     async def one_line(request: Request, error: RequestValidationError):

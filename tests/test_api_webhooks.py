@@ -190,3 +190,35 @@ def test_tenants_never_see_each_others_webhooks_or_deliveries(hooked, receiver):
                         timeout=30).status_code == 404
     assert [d["call_id"] for d in deliveries(hooked, ours["id"]).json()] == [acme_call]
     assert [d["call_id"] for d in deliveries(hooked, theirs["id"], tenant="globex").json()] == [globex_call]
+
+
+def test_a_call_whose_process_died_before_announcing_it_is_still_announced(tmp_path, receiver, scorer):
+    """The worker commits a call's final status and its process dies before the job-finished hook runs
+    (SIGKILL, power): the restarted service still sends its deliveries."""
+    from sqlalchemy import select
+
+    from api.db.models import Tenant
+    from api.db.session import database_url, session
+    from api.jobs import queue, worker
+    from api.services.calls import CallMetadata, store_transcript
+
+    service = Service(tmp_path, {"HOSTSCORE_WEBHOOK_RETRY_BASE_S": str(RETRY_BASE_S)}).start()
+    hook = register(service, receiver, "/after-a-crash")
+    service.stop()  # its worker must not take the calls: this process plays the worker that dies
+    url = database_url(tmp_path, None)
+    with session(url) as s:
+        tenant_id = s.scalar(select(Tenant.id).where(Tenant.name == "acme"))
+        scored, _ = store_transcript(s, tenant_id, {**CONVERSATION, "id": "scored"}, CallMetadata(), None)
+        refused, _ = store_transcript(s, tenant_id, {**CONVERSATION, "id": "refused"}, CallMetadata(), None)
+    # what a worker commits before it would call the hook; the hook never runs
+    assert worker.run(url, tmp_path, scorer, queue.claim(url, scored.id), lease_s=60, attempts=3) == "COMPLETED"
+    assert queue.fail(url, queue.claim(url, refused.id), "the input was bad", retry=False, attempts=3) == "FAILED"
+
+    service.start()
+    try:
+        got = receiver.wait("/after-a-crash", 2)
+        assert sorted((g["body"]["id"], g["body"]["status"], g["signed"]) for g in got) == sorted(
+            [(scored.id, "COMPLETED", True), (refused.id, "FAILED", True)])
+        assert {d["state"] for d in deliveries(service, hook["id"]).json()} == {"delivered"}
+    finally:
+        service.stop()

@@ -2,8 +2,9 @@
 claim token and a lease the worker renews while it scores), then COMPLETED or FAILED. A worker that
 dies stops renewing; its call is queued again once the lease runs out, and after ``attempts`` claims
 it is FAILED with the reason. Only the holder of the current claim can store a result, so a call
-completes exactly once however many workers raced for it. The same table serves the in-process pool
-and Celery workers (which are only told that there is work)."""
+completes exactly once however many workers raced for it. A call's webhook deliveries are written in
+the transaction that makes it COMPLETED or FAILED, so a worker that dies just after loses none. The
+same table serves the in-process pool and Celery workers (which are only told that there is work)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from scorer.qualities import QUALITIES
 
 from ..db.models import Call, now
 from ..db.session import session
+from ..services import webhooks
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,13 @@ def complete(url: str, held: Claim, result: dict) -> bool:
     outcome = result.get("outcome") or {}
     values = {q: (scores.get(q) or {}).get("score") for q in QUALITIES}
     with session(url) as s:
-        return s.execute(update(Call).where(Call.id == held.call_id, Call.claim_token == held.token,
-                                            Call.status == "IN_PROGRESS").values(
+        stored = s.execute(update(Call).where(Call.id == held.call_id, Call.claim_token == held.token,
+                                              Call.status == "IN_PROGRESS").values(
             status="COMPLETED", result=result, failure_reason=None, claim_token=None, completed_at=now(),
             outcome=outcome.get("status"), handle_time_ms=result.get("handle_time_ms"), **values)).rowcount == 1
+        if stored:
+            webhooks.enqueue(s, held.call_id, "COMPLETED")
+        return stored
 
 
 def fail(url: str, held: Claim, reason: str, retry: bool, attempts: int) -> str | None:
@@ -74,6 +79,8 @@ def fail(url: str, held: Claim, reason: str, retry: bool, attempts: int) -> str 
         changed = s.execute(update(Call).where(Call.id == held.call_id, Call.claim_token == held.token).values(
             status=status, failure_reason=reason, claim_token=None, claimed_at=None,
             completed_at=now() if status == "FAILED" else None)).rowcount
+        if changed and status == "FAILED":
+            webhooks.enqueue(s, held.call_id, status)
     return status if changed else None
 
 
@@ -92,6 +99,8 @@ def requeue_expired(url: str, lease_s: float, attempts: int) -> list[tuple[str, 
                          .values(status=status, claim_token=None, claimed_at=None, failure_reason=reason,
                                  completed_at=now() if status == "FAILED" else None)).rowcount:
                 changed.append((call_id, status))
+                if status == "FAILED":
+                    webhooks.enqueue(s, call_id, status)
     return changed
 
 

@@ -1,7 +1,7 @@
 """Webhooks: the endpoints a tenant registers, and the deliveries that tell them a call is COMPLETED or
-FAILED. ``enqueue`` only writes delivery rows (the in-process pool calls it when a job finishes, and a
-Celery worker can call it the same way); ``send_due`` POSTs what is due, signed, and schedules the next
-try of what failed in the database, so a restart loses no delivery."""
+FAILED. ``enqueue`` writes a finished call's delivery rows in the transaction that finishes it (jobs.queue),
+so a process that dies right after a call finishes loses no announcement; ``send_due`` POSTs what is due,
+signed, and schedules the next try of what failed in the database, so a restart loses no delivery."""
 
 from __future__ import annotations
 
@@ -16,13 +16,11 @@ from datetime import timedelta
 
 import httpx
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db.models import Call, WebhookAttempt, WebhookDelivery, WebhookEndpoint, now
 from ..db.session import session
 
-FINAL = ("COMPLETED", "FAILED")  # the statuses announced
 BACKOFF = 2.5  # each retry waits this much longer than the one before
 TIMEOUT_S = 10.0  # per POST
 SEND_LEASE_S = 120.0  # a delivery being sent is not due again before this (a sender that dies is retried)
@@ -89,26 +87,14 @@ def deliveries(session: Session, tenant_id: str, endpoint_id: str, limit: int) -
     return [(row, log[row.id]) for row in rows]
 
 
-def enqueue(url: str, call_id: str, status: str) -> int:
-    """A delivery of (call, status) for each endpoint of the call's tenant, once: a second call for the
-    same finish adds nothing (unique endpoint, call, status). Only writes rows; returns how many."""
-    if status not in FINAL:
-        return 0
-    with session(url) as s:
-        tenant_id = s.scalar(select(Call.tenant_id).where(Call.id == call_id))
-        targets = set(s.scalars(select(WebhookEndpoint.id).where(WebhookEndpoint.tenant_id == tenant_id)))
-        targets -= set(s.scalars(select(WebhookDelivery.endpoint_id).where(WebhookDelivery.call_id == call_id,
-                                                                           WebhookDelivery.status == status)))
-    added = 0
-    for endpoint_id in sorted(targets):
-        try:
-            with session(url) as s:
-                s.add(WebhookDelivery(id=str(uuid.uuid4()), tenant_id=tenant_id, endpoint_id=endpoint_id,
-                                      call_id=call_id, status=status))
-            added += 1
-        except IntegrityError:  # another process enqueued it first, or the endpoint was just removed
-            pass
-    return added
+def enqueue(session: Session, call_id: str, status: str) -> None:
+    """A delivery of (call, status) for each endpoint of the call's tenant, added to ``session``: the
+    caller commits it with the call's final status, which changes once (unique endpoint, call, status)."""
+    targets = select(WebhookEndpoint.id, WebhookEndpoint.tenant_id).join(
+        Call, Call.tenant_id == WebhookEndpoint.tenant_id).where(Call.id == call_id)
+    for endpoint_id, tenant_id in session.execute(targets):
+        session.add(WebhookDelivery(id=str(uuid.uuid4()), tenant_id=tenant_id, endpoint_id=endpoint_id,
+                                    call_id=call_id, status=status))
 
 
 @dataclass(frozen=True)
