@@ -8,6 +8,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,6 +17,9 @@ from scorer.settings import Settings
 
 from .db.session import session
 from .security import Principal, authenticate
+from .services import sessions
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 @dataclass
@@ -61,13 +65,30 @@ bearer = HTTPBearer(auto_error=False, description="an API key from `hostscore ke
 
 def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer), session=Depends(db)) -> Principal:
     if credentials is None:
-        raise HTTPException(401, "missing API key: send Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
-    who = authenticate(session, credentials.credentials)
+        who = browser(request, session)  # the pages' own requests: the audio element, uploads
+        if who is None:
+            raise HTTPException(401, "missing API key: send Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"})
+    else:
+        who = authenticate(session, credentials.credentials)
     if who is None:
         raise HTTPException(401, "the API key is not valid (unknown, revoked or mistyped)", headers={"WWW-Authenticate": "Bearer"})
     if not state(request).limiter.allow(who.key_id):
         raise HTTPException(429, "too many requests for this API key: slow down", headers={"Retry-After": "60"})
     return who
+
+
+def browser(request: Request, session) -> Principal | None:
+    """Who a signed-in browser is, from its session cookie. A request that changes something must come
+    from this service's own pages (its Origin is this host)."""
+    who = sessions.principal(session, state(request).data_dir, request.cookies.get(sessions.COOKIE))
+    if who is not None and request.method not in SAFE_METHODS and not same_origin(request):
+        raise HTTPException(403, "a signed-in browser may change things only from this service's own pages")
+    return who
+
+
+def same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    return origin is not None and urlsplit(origin).netloc == request.headers.get("host")
 
 
 def allowed(action: str):

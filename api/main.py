@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from scorer import Scorer
 from scorer.settings import Settings, settings as environment
@@ -20,7 +21,7 @@ from .db.session import database_url, migrate
 from .deps import RateLimiter, State
 from .jobs.celery_queue import CeleryQueue
 from .jobs.pool import WorkerPool
-from .routes import calls, health, reports, webhooks
+from .routes import calls, health, pages, reports, session, webhooks
 
 log = logging.getLogger("hostscore.api")
 
@@ -70,6 +71,10 @@ def create_app(config: Settings | None = None, start_workers: bool = True) -> Fa
     app.include_router(webhooks.router)
     app.include_router(reports.router)
     app.include_router(health.router)
+    app.include_router(session.router)  # the pages: sign in, then calls, a call, the team
+    app.include_router(pages.router)
+    pages.error_pages(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
 
     @app.exception_handler(RequestValidationError)
     async def one_line(request: Request, error: RequestValidationError):

@@ -82,3 +82,11 @@ def authenticate(session: Session, key: str) -> Principal | None:
     if row is None or not matches or row[0].revoked_at is not None:
         return None
     return Principal(row[1].id, row[1].name, row[0].id, row[0].role)
+
+
+def principal_for_key_id(session: Session, key_id: str) -> Principal | None:
+    """The principal of a key already proven (a signed browser session names it), unless revoked."""
+    row = session.execute(select(ApiKey, Tenant).join(Tenant).where(ApiKey.id == key_id)).first()
+    if row is None or row[0].revoked_at is not None:
+        return None
+    return Principal(row[1].id, row[1].name, row[0].id, row[0].role)

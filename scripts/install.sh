@@ -15,6 +15,7 @@ EXTRAS=${EXTRAS-test}
 PYTHON=${PYTHON:-python3}
 TORCH="torch==2.13.0"  # pinned, and installed first: an unpinned resolve pulls a multi-GB CUDA build
 DEBIAN_PACKAGES="ffmpeg sox espeak-ng libsndfile1"
+case ",$EXTRAS," in *,test,*) DEBIAN_PACKAGES="$DEBIAN_PACKAGES chromium" ;; esac  # the pages' browser tests drive it
 CHECK=0
 case "${1:-}" in
   --check|--dry-run) CHECK=1 ;;

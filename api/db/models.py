@@ -69,6 +69,8 @@ class Call(Base):
     satisfaction: Mapped[float | None] = mapped_column(Float, default=None)
     outcome: Mapped[str | None] = mapped_column(String(20), default=None)
     handle_time_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    transcript_text: Mapped[str | None] = mapped_column(Text, default=None)  # the turns' text, for search
+    stage: Mapped[str | None] = mapped_column(String(200), default=None)  # what the worker is doing, while IN_PROGRESS
     reviewed: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=now, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)

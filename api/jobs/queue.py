@@ -18,6 +18,7 @@ from scorer.qualities import QUALITIES
 
 from ..db.models import Call, now
 from ..db.session import session
+from ..services.calls import transcript_text
 from ..services import webhooks
 
 
@@ -63,10 +64,17 @@ def complete(url: str, held: Claim, result: dict) -> bool:
         stored = s.execute(update(Call).where(Call.id == held.call_id, Call.claim_token == held.token,
                                               Call.status == "IN_PROGRESS").values(
             status="COMPLETED", result=result, failure_reason=None, claim_token=None, completed_at=now(),
-            outcome=outcome.get("status"), handle_time_ms=result.get("handle_time_ms"), **values)).rowcount == 1
+            outcome=outcome.get("status"), handle_time_ms=result.get("handle_time_ms"),
+            transcript_text=transcript_text(result), stage=None, **values)).rowcount == 1
         if stored:
             webhooks.enqueue(s, held.call_id, "COMPLETED")
         return stored
+
+
+def report_stage(url: str, held: Claim, stage: str) -> None:
+    """Say what the worker is doing (shown with IN_PROGRESS), if the claim is still held."""
+    with session(url) as s:
+        s.execute(update(Call).where(Call.id == held.call_id, Call.claim_token == held.token).values(stage=stage))
 
 
 def fail(url: str, held: Claim, reason: str, retry: bool, attempts: int) -> str | None:

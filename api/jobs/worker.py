@@ -35,10 +35,14 @@ def run(url: str, data_dir: Path, scorer: Scorer, held: queue.Claim, lease_s: fl
     loaded = kind != "audio"
     try:
         if not loaded:
+            queue.report_stage(url, held, "loading the speech model")
             scorer.transcriber
             loaded = True
-            result = scorer.score_file(stored, call_id=external or held.call_id, agent_channel=agent_channel)
+            queue.report_stage(url, held, "transcribing")
+            result = scorer.score_file(stored, progress=_transcribed(url, held), call_id=external or held.call_id,
+                                       agent_channel=agent_channel)
         else:
+            queue.report_stage(url, held, "scoring the conversation")
             result = scorer.score_conversation(transcript, call_id=external or held.call_id)
     except Exception as e:  # noqa: BLE001 - a bug or a resource problem: worth another try
         if loaded and isinstance(e, ValueError):  # AudioError, InputError: the input, not the service
@@ -82,6 +86,19 @@ def announce(on_finished, call_id: str, status: str | None) -> None:
             on_finished(call_id, status)
         except Exception:  # noqa: BLE001 - a hook must not stop the worker
             log.exception("after call %s", call_id)
+
+
+def _transcribed(url: str, held: queue.Claim, every_s: float = 2.0):
+    """The pipeline's progress (seconds of audio transcribed, over all channels) as the call's stage,
+    written at most every ``every_s`` so a long call does not write the database for each segment."""
+    last = [0.0]
+
+    def progress(seconds: float) -> None:
+        if time.monotonic() - last[0] >= every_s:
+            last[0] = time.monotonic()
+            queue.report_stage(url, held, f"transcribing: {seconds:.0f} s of audio done")
+
+    return progress
 
 
 def _renew(url: str, held: queue.Claim, lease_s: float, stop: threading.Event) -> None:

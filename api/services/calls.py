@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -176,10 +176,22 @@ class CallFilter:
     until: datetime | None = None
     above: dict[str, float] | None = None  # quality -> the score must be at least this
     below: dict[str, float] | None = None  # quality -> the score must be at most this
+    search: str | None = None  # words that must appear in the transcript (case-insensitive)
 
 
-def list_calls(session: Session, tenant_id: str, where: CallFilter, limit: int, cursor: str | None) -> tuple[list[Call], str | None]:
-    """Newest first; ``cursor`` (from the previous page) continues after its last call."""
+# What a list can be sorted by: the column, and what stands in for a missing value so that keyset
+# paging has a total order (below every score and handle time, before every name).
+SORTS = {"created_at": (Call.created_at, None), "handle_time_ms": (Call.handle_time_ms, -1),
+         "connection": (Call.connection, -1), "energy": (Call.energy, -1), "satisfaction": (Call.satisfaction, -1),
+         "agent_id": (Call.agent_id, ""), "team": (Call.team, ""), "outcome": (Call.outcome, "")}
+NEWEST_FIRST = "-created_at"
+
+
+def list_calls(session: Session, tenant_id: str, where: CallFilter, limit: int, cursor: str | None,
+               sort: str = NEWEST_FIRST) -> tuple[list[Call], str | None]:
+    """Sorted by ``sort`` (a name in SORTS, "-" first for descending; ties newest first by id), newest
+    first by default; ``cursor`` (from the previous page) continues after its last call. Keyset paging:
+    a page costs the same however deep it is."""
     query = select(Call).where(Call.tenant_id == tenant_id)
     for column in ("agent_id", "team", "queue", "status", "outcome", "reviewed"):
         if (value := getattr(where, column)) is not None:
@@ -192,13 +204,22 @@ def list_calls(session: Session, tenant_id: str, where: CallFilter, limit: int, 
         query = query.where(getattr(Call, _quality(quality)) >= bound)
     for quality, bound in (where.below or {}).items():
         query = query.where(getattr(Call, _quality(quality)) <= bound)
+    for word in (where.search or "").split():
+        query = query.where(Call.transcript_text.icontains(word, autoescape=True))
+    name, descending = sort.removeprefix("-"), sort.startswith("-")
+    if name not in SORTS:
+        raise ValueError(f"sort: one of {', '.join(SORTS)} (with - first for descending), not {sort!r}")
+    column, missing = SORTS[name]
+    key = column if missing is None else func.coalesce(column, missing)
     if cursor:
-        created, call_id = _read_cursor(cursor)
-        query = query.where(or_(Call.created_at < created, and_(Call.created_at == created, Call.id < call_id)))
-    rows = list(session.scalars(query.order_by(Call.created_at.desc(), Call.id.desc()).limit(limit + 1)))
+        value, call_id = _read_cursor(cursor, name)
+        after = (key < value, Call.id < call_id) if descending else (key > value, Call.id > call_id)
+        query = query.where(or_(after[0], and_(key == value, after[1])))
+    order = (key.desc(), Call.id.desc()) if descending else (key.asc(), Call.id.asc())
+    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (_cursor(rows[-1]) if more else None)
+    return rows, (_cursor(rows[-1], name) if more else None)
 
 
 def _quality(name: str) -> str:
@@ -207,16 +228,31 @@ def _quality(name: str) -> str:
     return name
 
 
-def _cursor(call: Call) -> str:
-    return base64.urlsafe_b64encode(json.dumps([call.created_at.isoformat(), call.id]).encode()).decode()
+def _cursor(call: Call, sort: str) -> str:
+    column, missing = SORTS[sort]
+    value = getattr(call, column.key)
+    value = value.isoformat() if isinstance(value, datetime) else (missing if value is None else value)
+    return base64.urlsafe_b64encode(json.dumps([sort, value, call.id]).encode()).decode()
 
 
-def _read_cursor(cursor: str) -> tuple[datetime, str]:
+def _read_cursor(cursor: str, sort: str) -> tuple[object, str]:
     try:
-        created, call_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(created), str(call_id)
+        given, value, call_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError):
         raise ValueError("cursor: not one this service gave out") from None
+    if given != sort:
+        raise ValueError(f"cursor: it pages a list sorted by {given}, not by {sort}")
+    if sort == "created_at":
+        try:
+            value = datetime.fromisoformat(value)
+        except (ValueError, TypeError):
+            raise ValueError("cursor: not one this service gave out") from None
+    return value, str(call_id)
+
+
+def transcript_text(result: dict) -> str:
+    """What a transcript search reads: the turns' text, one turn a line."""
+    return "\n".join(turn["text"] for turn in result.get("turns") or [])
 
 
 def delete(session: Session, data_dir: Path, tenant_id: str, call_id: str) -> None:
