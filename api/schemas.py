@@ -1,5 +1,5 @@
 """What the API sends and takes, apart from the tables (FastAPI's full-stack template: models and
-schemas apart). A call's ``result`` is the library's JSON (README "Output")."""
+schemas apart). A call's ``result`` is the library's JSON (README "Output"), typed by its models."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from scorer.schema import CallResultModel
 
 Status = Literal["QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED"]
 
@@ -46,7 +48,7 @@ class CallOut(BaseModel):
 
 
 class CallDetail(CallOut):
-    result: dict | None = Field(None, description="the pipeline's result (README: Output), when COMPLETED")
+    result: CallResultModel | None = Field(None, description="the pipeline's result (README: Output), when COMPLETED")
 
 
 class CallPage(BaseModel):

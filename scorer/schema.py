@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Union
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
-from pydantic.json_schema import GenerateJsonSchema
-from typing_extensions import NotRequired, TypedDict
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
 from .characteristics import Characteristics
 from .conversation import Word
@@ -45,12 +44,14 @@ class TranscriptionModel(TypedDict):
     compute_type: str
 
 
-class ModelsModel(TypedDict):
+class ModelsModel(BaseModel):
     """What made the result: a text conversation has no ``transcription`` (the key is absent)."""
 
-    __pydantic_config__ = EXACT  # type: ignore[misc]
+    model_config = EXACT
 
-    transcription: NotRequired[TranscriptionModel]
+    # left out of the JSON when absent, and so not required by the JSON Schema, by any schema generator
+    # (FastAPI's OpenAPI document too)
+    transcription: TranscriptionModel | None = Field(None, exclude_if=lambda value: value is None)
     hostscore: str  # the package version
     encoder: str
     heads: str  # file name of the turn heads
@@ -81,15 +82,6 @@ def validate(result: dict) -> CallResultModel:
     return CallResultModel.model_validate(result)
 
 
-class _ExactJsonSchema(GenerateJsonSchema):
-    def field_is_required(self, field, total: bool) -> bool:
-        # pydantic's defaults-required also requires a NotRequired key (models.transcription), which
-        # a text result does not have
-        if field["type"] == "typed-dict-field":
-            return field.get("required", total)
-        return super().field_is_required(field, total)
-
-
 def json_schema() -> dict:
     """The result JSON's JSON Schema (draft 2020-12), as the service's OpenAPI document shows it."""
-    return TypeAdapter(CallResultModel).json_schema(mode="serialization", schema_generator=_ExactJsonSchema)
+    return CallResultModel.model_json_schema(mode="serialization")

@@ -4,6 +4,7 @@ posts, what a supervisor reads, and what a stranger cannot do."""
 import json
 
 import httpx
+import jsonschema
 import pytest
 
 from conftest import Service
@@ -21,6 +22,13 @@ def post_chat(service: Service, conversation=CHAT, role="admin", tenant="acme", 
                       headers=service.headers(role, tenant), timeout=30)
 
 
+def assert_result_as_documented(service: Service, call: dict) -> None:
+    """The result validates against the served OpenAPI document's type for it (the library's model)."""
+    document = httpx.get(f"{service.url}/openapi.json", timeout=30).json()
+    result_type = document["components"]["schemas"]["CallDetail"]["properties"]["result"]["anyOf"][0]
+    jsonschema.validate(call["result"], {**result_type, "components": document["components"]})
+
+
 def test_a_text_conversation_scores_as_the_library_scores_it(service, scorer):
     posted = post_chat(service, {"id": "chat-1", **CHAT}, role="platform")
     assert posted.status_code == 202, posted.text
@@ -34,6 +42,7 @@ def test_a_text_conversation_scores_as_the_library_scores_it(service, scorer):
         assert call["result"]["scores"][quality]["evidence"] == expected["scores"][quality]["evidence"]
     assert call["outcome"] == expected["outcome"]["status"] == "resolved"
     assert call["result"]["id"] == call["external_id"] == "chat-1"
+    assert_result_as_documented(service, call)
 
 
 def test_a_recording_is_scored_and_served_back_with_ranges(service, resolved_stereo_8k):
@@ -50,6 +59,7 @@ def test_a_recording_is_scored_and_served_back_with_ranges(service, resolved_ste
     assert call["media_type"] == "audio/wav" and call["size_bytes"] == len(audio)
     assert call["result"]["call"]["layout"] == "stereo" and call["outcome"] == "resolved"
     assert call["handle_time_ms"] == call["result"]["handle_time_ms"] > 0
+    assert_result_as_documented(service, call)
     whole = httpx.get(f"{service.url}/v1/calls/{call['id']}/audio", headers=service.headers("supervisor"))
     assert whole.status_code == 200 and whole.content == audio
     part = httpx.get(f"{service.url}/v1/calls/{call['id']}/audio",
