@@ -300,6 +300,15 @@ def test_signing_in_with_a_bad_key_and_out(browser, service):
         page.click("text=Sign out")
         page.wait_for_url("**/sign-in")
         assert page.request.get("/v1/calls").status == 401
+        # revoking a key ends the sessions made from it
+        revoked = service.key("supervisor", tenant="leaving")
+        page.fill("#key", revoked)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/calls")
+        service.hostscore("keys", "revoke", revoked.split("_")[1])
+        assert page.request.get("/v1/calls").status == 401
+        page.goto("/calls")
+        assert "/sign-in" in page.url
     finally:
         context.close()
 
@@ -336,6 +345,12 @@ def test_the_calls_table_pages_10000_calls_quickly(browser, service):
             values += [float(t) for t in page.locator("table.calls tbody td:nth-child(7)").all_inner_texts()]
             cursor_url = page.get_attribute("a[rel=next]", "href")
         assert len(seen) == len(set(seen)) == 200 and values == sorted(values, reverse=True)
+        api = httpx.get(f"{service.url}/v1/calls", params={"sort": "-satisfaction", "limit": 50},
+                        headers={"Authorization": f"Bearer {key}"}).json()
+        assert [f"/calls/{c['id']}" for c in api["calls"]] == seen[:50]  # the API pages the same service
+        searched = httpx.get(f"{service.url}/v1/calls", params={"q": "REFUND", "limit": 500},
+                             headers={"Authorization": f"Bearer {key}"}).json()["calls"]
+        assert len(searched) == 500 and all(int(uuid.UUID(c["id"])) % 10 == 0 for c in searched)
         began = time.perf_counter()
         page.goto("/calls?q=refund&below_quality=connection&below=20&unreviewed=true")
         slowest = max(slowest, time.perf_counter() - began)

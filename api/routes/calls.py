@@ -105,16 +105,20 @@ def list_calls(agent_id: str | None = None, team: str | None = None, queue: str 
                min_connection: float | None = None, max_connection: float | None = None,
                min_energy: float | None = None, max_energy: float | None = None,
                min_satisfaction: float | None = None, max_satisfaction: float | None = None,
+               search: Annotated[str | None, Query(alias="q", max_length=200,
+                                                   description="words the transcript must contain, any case")] = None,
+               sort: Annotated[str, Query(description="created_at, handle_time_ms, connection, energy, satisfaction, "
+                                                      "agent_id, team or outcome; - first for descending")] = calls.NEWEST_FIRST,
                limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None,
                who: Principal = Depends(allowed("read")), session: Session = Depends(db)):
-    """Newest first, filtered; ``next_cursor`` pages on."""
+    """Newest first unless sorted otherwise, filtered; ``next_cursor`` pages on (in the same sort)."""
     bounds = {"connection": (min_connection, max_connection), "energy": (min_energy, max_energy),
               "satisfaction": (min_satisfaction, max_satisfaction)}
     where = calls.CallFilter(agent_id, team, queue, status, outcome, reviewed, since, until,
                              above={q: lo for q, (lo, _) in bounds.items() if lo is not None},
-                             below={q: hi for q, (_, hi) in bounds.items() if hi is not None})
+                             below={q: hi for q, (_, hi) in bounds.items() if hi is not None}, search=search)
     try:
-        rows, more = calls.list_calls(session, who.tenant_id, where, limit, cursor)
+        rows, more = calls.list_calls(session, who.tenant_id, where, limit, cursor, sort)
     except ValueError as e:
         raise HTTPException(422, str(e)) from None
     return CallPage(calls=[CallOut.model_validate(r) for r in rows], next_cursor=more)

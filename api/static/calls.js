@@ -67,10 +67,14 @@ if (form) {
 
 let polling = null;
 
+let shown = null;  // the queue's HTML as last fetched: replaced only when it changes, so a screen reader hears changes only
+
 async function refreshQueue() {
   const answer = await fetch("/calls/queue", { headers: { Accept: "text/html" } });
+  if (answer.redirected) { window.location.reload(); return; }  // the session ended: the page asks to sign in
   if (!answer.ok) return;
-  queue.innerHTML = await answer.text();
+  const html = await answer.text();
+  if (html !== shown) { queue.innerHTML = html; shown = html; }
   const busy = queue.querySelector('[data-status="QUEUED"], [data-status="IN_PROGRESS"]');
   if (busy && polling === null) polling = setInterval(refreshQueue, QUEUE_POLL_MS);
   if (!busy && polling !== null) { clearInterval(polling); polling = null; }
