@@ -2,6 +2,7 @@
 // moment a link that plays it, the timeline of the call with the playhead, and the keyboard.
 "use strict";
 
+const WAVEFORM_MAX_BYTES = 60e6;
 const result = JSON.parse(document.getElementById("result").textContent);
 const audio = document.getElementById("audio");
 const turns = [...document.querySelectorAll("#turns .turn[data-begin]")].map((element) => ({
@@ -44,7 +45,10 @@ function follow() {
 if (audio) {
   audio.addEventListener("timeupdate", follow);
   audio.addEventListener("seeked", follow);
-  if (window.WaveSurfer) {
+  const waveform = document.getElementById("waveform");
+  // wavesurfer fetches and decodes the whole recording (at 8 kHz) to draw it: past this size (half an
+  // hour of 8 kHz stereo WAV) the tab's memory grows by hundreds of MB, so a long call plays without it
+  if (window.WaveSurfer && Number(waveform.dataset.bytes) <= WAVEFORM_MAX_BYTES) {
     WaveSurfer.create({ container: "#waveform", media: audio, height: 64, waveColor: "#9db4d0",
                         progressColor: "#2f5d8a", cursorColor: "#c2410c", barWidth: 2, barGap: 1, normalize: true });
   }
