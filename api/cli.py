@@ -124,6 +124,7 @@ def serve(args) -> int:
 def worker(args) -> int:
     """Load the models once, then score calls one at a time until stopped (the data dir is the API's:
     shared storage when the worker runs on another machine)."""
+    from . import metrics
     from .jobs.celery_queue import CeleryQueue, run_worker
     from .main import job_finished, scorer_factory
 
@@ -131,6 +132,7 @@ def worker(args) -> int:
     if not cfg.broker_url:
         raise ValueError("hostscore worker needs HOSTSCORE_BROKER_URL (e.g. redis://127.0.0.1:6379/0), the same as the API's")
     url = _database(args)
+    metrics.count_in(cfg.data_dir)  # served by the API's /metrics
     jobs = CeleryQueue(url, cfg.broker_url, cfg.broker_queue, cfg.job_lease_s, cfg.job_attempts)
     jobs.on_finished = job_finished
     run_worker(jobs, Path(cfg.data_dir), scorer_factory(cfg)())

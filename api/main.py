@@ -44,6 +44,7 @@ def create_app(config: Settings | None = None, start_workers: bool = True) -> Fa
     config = config or environment()
     data_dir = Path(config.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    metrics.count_in(data_dir)
     url = database_url(data_dir, config.database_url)
     migrate(url)
     if config.broker_url:  # scale-out: `hostscore worker` processes score; this process only sends tasks

@@ -110,12 +110,14 @@ def main(argv=None) -> int:
         log = open(tmp / "serve.log", "wb")
         server = subprocess.Popen([str(HOSTSCORE), "serve", "--port", str(port), "--data-dir", str(data)],
                                   env=env, stdout=log, stderr=log)
+        # Celery mode runs no worker, so the API is never ready (no worker answers): it is enough that it is up
+        up = "/healthz" if args.broker_url else "/readyz"
         try:
             while True:
                 if server.poll() is not None:
                     sys.exit((tmp / "serve.log").read_text()[-3000:])
                 try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    if httpx.get(f"{url}{up}", timeout=2).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass

@@ -134,6 +134,7 @@ class Service:
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = None
         self.keys = {}
+        self.ready_path = "/readyz"  # what start() waits to answer 200
 
     def hostscore(self, *args: str) -> str:
         import subprocess
@@ -164,7 +165,7 @@ class Service:
         while time.monotonic() < deadline:
             assert self.process.poll() is None, (self.data_dir / f"serve-{self.port}.log").read_text()[-3000:]
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}{self.ready_path}", timeout=2).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.jobs.celery_queue import CHECK_CACHE_S
 from conftest import REPO, Service
 
 PG = dict(host="127.0.0.1", port=5432, dbname="test")
@@ -106,6 +107,8 @@ def stack(request, tmp_path, postgres_url):
     api = Service(tmp_path / "data", env)
     api.data_dir.mkdir()
     api.kind = request.param
+    if api.kind == "celery":
+        api.ready_path = "/healthz"  # the API alone is up; it is ready once a worker answers
     api.worker = Worker(api) if request.param == "celery" else None
     api.redis = client if request.param == "celery" else None
     yield api
@@ -152,8 +155,8 @@ def test_worker_killed_mid_call_completes_once(stack, shared_data):
     assert done["result"]["id"] == call_id and done["result"]["scores"]["connection"]["score"] is not None
     listed = httpx.get(f"{stack.url}/v1/calls", headers=stack.headers(), timeout=30).json()["calls"]
     assert [c["id"] for c in listed] == [call_id]  # one call, one result: the kill made no second one
-    if not stack.worker:  # this process finished it once (the metric lives where the job ran)
-        assert 'hostscore_jobs_finished_total{status="COMPLETED"} 1.0' in httpx.get(f"{stack.url}/metrics").text
+    # finished once, counted by whichever process ran it (a worker's counts are the API's too)
+    assert 'hostscore_jobs_finished_total{status="COMPLETED"} 1.0' in httpx.get(f"{stack.url}/metrics").text
 
 
 def test_failing_three_times_is_failed_with_the_reason(stack, tmp_path, resolved_stereo_8k):
@@ -195,3 +198,41 @@ def test_restarting_the_api_loses_no_queued_call(stack, shared_data):
         done = stack.wait_for(call_id, timeout=600)
         assert done["status"] == "COMPLETED", done["failure_reason"]
     assert all(call(stack, c)["attempts"] == 1 for c in chats)
+
+
+def readiness(api: Service) -> tuple[int, str]:
+    ready = httpx.get(f"{api.url}/readyz", timeout=30)
+    return ready.status_code, ready.json()["checks"]["queue"]
+
+
+def wait_readiness(api: Service, status_code: int) -> str:
+    """What /readyz says of the queue once it answers ``status_code`` (its answer is cached CHECK_CACHE_S)."""
+    deadline = time.monotonic() + CHECK_CACHE_S + 30
+    while (seen := readiness(api))[0] != status_code:
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.5)
+    return seen[1]
+
+
+@pytest.mark.parametrize("stack", ["celery"], indirect=True)
+def test_celery_is_ready_while_a_worker_answers_and_the_workers_counts_are_the_apis(stack, shared_data):
+    stack.start()
+    assert wait_readiness(stack, 503).startswith("no worker answered a ping")
+    stack.worker.start()
+    assert wait_readiness(stack, 200) == "ok"
+
+    chat = post_chat(stack, 0)
+    assert stack.wait_for(chat)["status"] == "COMPLETED"
+    counted = httpx.get(f"{stack.url}/metrics", timeout=30).text
+    assert 'hostscore_uploads_total{kind="text"} 1.0' in counted  # counted by the API
+    assert 'hostscore_jobs_finished_total{status="COMPLETED"} 1.0' in counted  # by the worker
+    assert 'hostscore_stage_seconds_count{stage="turn_heads"} 1.0' in counted
+    assert 'hostscore_calls{status="COMPLETED"} 1.0' in counted  # from the database
+
+    busy = post_audio(stack, shared_data / LONG_CALL)
+    stack.wait_for(busy, statuses=("IN_PROGRESS",), timeout=60)
+    time.sleep(CHECK_CACHE_S + 1)  # the next check is made while the worker scores
+    assert readiness(stack) == (200, "ok")
+    assert call(stack, busy)["status"] == "IN_PROGRESS"
+    stack.worker.kill()
+    assert wait_readiness(stack, 503).startswith("no worker answered a ping")

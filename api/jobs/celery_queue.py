@@ -4,7 +4,8 @@ call from the database with the same claim/complete/fail code as the embedded po
 stays the source of truth and a message is only a wake-up. A lost message or a SIGKILLed worker
 loses nothing: a sweep (in every worker, and in the API as it starts) requeues expired leases and
 sends the queued calls again when the broker holds no message; a duplicate message finds its call
-taken and does nothing. Tasks are acknowledged after they run, one at a time per worker."""
+taken and does nothing. Tasks are acknowledged after they run, one at a time per worker, in a thread
+of the worker's, so that its main thread answers pings (the API's readiness) while it scores."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 from celery import Celery
@@ -21,6 +23,8 @@ from . import queue, worker
 
 log = logging.getLogger("hostscore.celery")
 TASK = "hostscore.score"
+PING_TIMEOUT_S = 1.0  # how long readiness waits for the first worker to answer
+CHECK_CACHE_S = 5.0  # readiness is checked at most this often: /readyz stays fast however often it is asked
 
 
 def make_app(broker_url: str, queue_name: str) -> Celery:
@@ -46,6 +50,8 @@ class CeleryQueue:
         self.lease_s, self.attempts = lease_s, attempts
         self.app = make_app(broker_url, queue_name)
         self.on_finished = None  # called with (call_id, status) when a sweep FAILs a call
+        self._checked: tuple[float, str] | None = None  # (when, what the last check said)
+        self._check_lock = threading.Lock()
 
     ready = True  # the API scores nothing itself: the workers load the models before they take a task
 
@@ -70,12 +76,21 @@ class CeleryQueue:
         self.app.send_task(TASK, args=[call_id], queue=self.queue_name)
 
     def check(self) -> str:
+        """"ok" when the broker is reachable and at least one worker answers a ping; else what is not.
+        Said again for CHECK_CACHE_S before it is asked again."""
+        with self._check_lock:
+            if self._checked is None or time.monotonic() - self._checked[0] > CHECK_CACHE_S:
+                self._checked = (time.monotonic(), self._check_now())
+            return self._checked[1]
+
+    def _check_now(self) -> str:
         try:
             with self.app.connection_for_write() as connection:
                 connection.ensure_connection(max_retries=1, timeout=2)
-            return "ok"
+            answered = self.app.control.ping(timeout=PING_TIMEOUT_S, limit=1)
         except Exception as e:  # noqa: BLE001 - any failure is "not ready", said in words
             return f"broker unreachable: {type(e).__name__}"
+        return "ok" if answered else f"no worker answered a ping in {PING_TIMEOUT_S:g} s (start `hostscore worker`)"
 
     def waiting(self) -> int:
         """Messages in the broker that no worker has taken yet."""
@@ -117,8 +132,9 @@ def run_worker(jobs: CeleryQueue, data_dir: Path, scorer, loglevel: str = "INFO"
     jobs.start()
     threading.Thread(target=sweeping, name="hostscore-sweep", daemon=True).start()
     try:
-        jobs.app.worker_main(["worker", "--pool=solo", f"--loglevel={loglevel}", f"--queues={jobs.queue_name}",
-                              f"--hostname=hostscore-{os.getpid()}@{socket.gethostname()}",
+        # one task thread: the main thread stays free to answer pings while a call is scored
+        jobs.app.worker_main(["worker", "--pool=threads", "--concurrency=1", f"--loglevel={loglevel}",
+                              f"--queues={jobs.queue_name}", f"--hostname=hostscore-{os.getpid()}@{socket.gethostname()}",
                               "--without-gossip", "--without-mingle"])
     finally:
         stopping.set()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from ..db.session import engine
 from ..deps import State, state
-from ..metrics import REGISTRY, observe_queue
+from ..metrics import exposition
 
 router = APIRouter(tags=["health"])
 
@@ -38,5 +38,5 @@ def readyz(response: Response, hs: State = Depends(state)):
 
 @router.get("/metrics", response_class=Response)
 def metrics(hs: State = Depends(state)):
-    observe_queue(hs.url)
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    """Counted in this process and in every worker sharing its data dir, and calls by status."""
+    return Response(exposition(hs.url, hs.data_dir), media_type=CONTENT_TYPE_LATEST)
