@@ -94,7 +94,7 @@ def same_origin(request: Request) -> bool:
 def allowed(action: str):
     """A dependency: the caller, if their role may do ``action``."""
 
-    def check(who: Principal = Depends(caller)) -> Principal:
+    async def check(who: Principal = Depends(caller)) -> Principal:  # no I/O: on the event loop, not a thread
         if not who.may(action):
             raise HTTPException(403, f"a {who.role} key may not do this ({action})")
         return who

@@ -51,6 +51,13 @@ class CallDetail(CallOut):
     result: CallResultModel | None = Field(None, description="the pipeline's result (README: Output), when COMPLETED")
 
 
+def call_detail_json(call, result_json: str | None) -> bytes:
+    """CallDetail's JSON for ``call``, with its stored result JSON put in as it is: not decoded, checked and
+    encoded again on every read (the library wrote it, of this schema)."""
+    head = CallOut.model_validate(call).model_dump_json()
+    return f'{head[:-1]},"result":{result_json or "null"}}}'.encode()
+
+
 class CallPage(BaseModel):
     calls: list[CallOut]
     next_cursor: str | None = Field(None, description="pass as ?cursor= for the next page; null on the last")

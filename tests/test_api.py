@@ -7,6 +7,7 @@ import httpx
 import jsonschema
 import pytest
 
+from api.schemas import CallDetail
 from conftest import Service
 
 CHAT = {"turns": [
@@ -43,6 +44,7 @@ def test_a_text_conversation_scores_as_the_library_scores_it(service, scorer):
     assert call["outcome"] == expected["outcome"]["status"] == "resolved"
     assert call["result"]["id"] == call["external_id"] == "chat-1"
     assert_result_as_documented(service, call)
+    assert set(call) == set(CallDetail.model_fields)  # the stored result is put in beside the rest as documented
 
 
 def test_a_recording_is_scored_and_served_back_with_ranges(service, resolved_stereo_8k):

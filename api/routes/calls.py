@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from .. import metrics
 from ..deps import State, allowed, db, state
-from ..schemas import Accepted, CallDetail, CallOut, CallPage, Problem, ReviewIn, ReviewOut
+from ..schemas import Accepted, CallDetail, CallOut, CallPage, Problem, ReviewIn, ReviewOut, call_detail_json
 from ..security import Principal
 from ..services import calls
 
@@ -85,7 +85,8 @@ def post_transcript(response: Response, conversation: dict,
 
 @router.get("/calls/{call_id}", response_model=CallDetail, responses=ERRORS)
 def get_call(call_id: str, who: Principal = Depends(allowed("read")), session: Session = Depends(db)):
-    return _found(lambda: calls.get(session, who.tenant_id, call_id))
+    call, result = _found(lambda: calls.detail(session, who.tenant_id, call_id))
+    return Response(call_detail_json(call, result), media_type="application/json")
 
 
 @router.get("/calls/{call_id}/audio", response_class=FileResponse, responses=ERRORS)
