@@ -1,7 +1,7 @@
 """hostscore: score contact-centre calls for connection, energy and satisfaction, with evidence.
 
     from scorer import Scorer
-    scorer = Scorer()                      # faster-whisper tiny.en, CPU or GPU, bundled models
+    scorer = Scorer()                      # faster-whisper base, CPU or GPU, bundled models
     result = scorer.score_file("call.wav") # or scorer.score_conversation({"turns": [...]})
     result.scores["satisfaction"].score, result.outcome.status, result.to_dict()
 """

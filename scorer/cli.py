@@ -76,7 +76,8 @@ def parser(commands=()) -> argparse.ArgumentParser:
     def scoring_options(cmd, audio=True):
         if audio:
             cmd.add_argument("--engine", default="faster-whisper", choices=["faster-whisper", "openai-whisper"])
-            cmd.add_argument("--model", default="tiny.en", help="tiny.en, base, or a path to your own CTranslate2 Whisper model")
+            cmd.add_argument("--model", help="base (the default, or HOSTSCORE_MODEL), tiny.en (faster, more word errors), "
+                             "or a path to your own CTranslate2 Whisper model")
             cmd.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
             cmd.add_argument("--agent-channel", default="auto", choices=["auto", "left", "right"],
                              help="stereo: which channel is the agent; auto decides from what each side says (left when unclear)")
@@ -131,7 +132,7 @@ def _scorer(args, audio=True):
     profile = _profile(args.profile) if args.profile or settings().profile or not models_dir else None
     if not audio:
         return Scorer(profile=profile, models_dir=models_dir)
-    return Scorer(engine=args.engine, model=args.model, device=args.device, agent_channel=args.agent_channel,
+    return Scorer(engine=args.engine, model=args.model or settings().model, device=args.device, agent_channel=args.agent_channel,
                   profile=profile, silence_threshold_ms=args.silence_ms, models_dir=models_dir)
 
 

@@ -23,6 +23,7 @@ from .outcome import OUTCOME_MODEL_PATH, decide
 from .qualities import PROFILE_PATH, QUALITIES, CallFacts, Profile, load_profile, score_quality
 from .qualities import connection, energy, satisfaction
 from .result import CallInfo, CallResult, Speakers
+from .settings import DEFAULT_MODEL
 from .speakers import PARTY_MODEL_PATH, assign_parties, identify_agent, load_party_model
 from .transcribe import DEVICES, ENGINES, Progress, Segment, Transcriber, load_transcriber
 from .vad import has_speech
@@ -43,7 +44,7 @@ CONVERSATIONS_BATCH = 64
 
 
 class Scorer:
-    def __init__(self, engine: str = "faster-whisper", model: str = "tiny.en", device: str = "auto",
+    def __init__(self, engine: str = "faster-whisper", model: str = DEFAULT_MODEL, device: str = "auto",
                  agent_channel: str = "auto", profile: Profile | str | Path | None = None,
                  silence_threshold_ms: int = 5000, max_duration_s: float | None = None,
                  models_dir: str | Path | None = None):
@@ -87,7 +88,9 @@ class Scorer:
     def transcriber(self) -> Transcriber:
         with self._transcriber_lock:
             if self._transcriber is None:
-                self._transcriber = load_transcriber(self.engine, self.model, self.device)
+                # every model after Whisper reads English: a language detected otherwise would give a
+                # transcript in words no head understands
+                self._transcriber = load_transcriber(self.engine, self.model, self.device, language="en")
         return self._transcriber
 
     # --- audio ---------------------------------------------------------------------------------

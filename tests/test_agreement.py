@@ -48,18 +48,18 @@ def held_out() -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def scored(scorer, held_out, tmp_path_factory) -> list[dict]:
+def scored(shipped_scorer, held_out, tmp_path_factory) -> list[dict]:
     """Per conversation and layout: the text scores and the audio scores."""
     root = tmp_path_factory.mktemp("agreement")
     rows = []
     for conversation in held_out:
-        text = scorer.score_conversation({"id": conversation["id"], "turns": conversation["turns"]})
+        text = shipped_scorer.score_conversation({"id": conversation["id"], "turns": conversation["turns"]})
         script = _script(conversation, np.random.default_rng(int(conversation["id"].split("-")[-1])))
         for layout in ("stereo", "mono"):
             truth = synth.make_call(script, root / f"{conversation['id']}_{layout}.wav", sample_rate=8000,
                                     layout=layout, telephone_band=True,
                                     customer_voice=CUSTOMER_VOICE)
-            audio = scorer.score_file(truth.path)
+            audio = shipped_scorer.score_file(truth.path)
             rows.append({"id": conversation["id"], "layout": layout, "text": text, "audio": audio})
     return rows
 

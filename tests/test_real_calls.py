@@ -56,7 +56,7 @@ def _gap(check: str | None, file: str, layout: str):
 
 
 @pytest.fixture(scope="module")
-def score(shared_data, scorer, tmp_path_factory):
+def score(shared_data, shipped_scorer, tmp_path_factory):
     """score(rec, layout) -> CallResult, each recording and layout scored once per session."""
     mixdowns = tmp_path_factory.mktemp("mixdowns")
     results = {}
@@ -69,7 +69,7 @@ def score(shared_data, scorer, tmp_path_factory):
                 audio, rate = sf.read(path, dtype="float32")
                 path = mixdowns / f"{path.stem}_mono.wav"
                 sf.write(path, audio.mean(axis=1), rate, subtype="PCM_16")
-            results[key] = scorer.score_file(path)
+            results[key] = shipped_scorer.score_file(path)
         return results[key]
 
     return scored
