@@ -28,15 +28,21 @@ def report(session: Session, tenant_id: str, by: str, since: datetime | None, un
     key = getattr(Call, GROUPS[by])
     query = (select(key, Call.agent_name, Call.handle_time_ms, Call.outcome, *(getattr(Call, q) for q in QUALITIES))
              .where(Call.tenant_id == tenant_id, Call.status == "COMPLETED").order_by(Call.created_at))
-    if since:
-        query = query.where(Call.created_at >= _utc(since))
-    if until:
-        query = query.where(Call.created_at < _utc(until))
+    query = posted_between(query, since, until)
     groups: dict[str | None, list] = defaultdict(list)
     for row in session.execute(query):
         groups[row[0]].append(row)
     rows = [_row(by, name, calls) for name, calls in groups.items()]
     return sorted(rows, key=lambda r: (-r["calls"], str(r[GROUPS[by]])))
+
+
+def posted_between(query, since: datetime | None, until: datetime | None):
+    """``query`` of calls narrowed to those posted in [since, until), either end open when None."""
+    if since:
+        query = query.where(Call.created_at >= _utc(since))
+    if until:
+        query = query.where(Call.created_at < _utc(until))
+    return query
 
 
 def _utc(moment: datetime) -> datetime:
@@ -59,14 +65,15 @@ def _row(by: str, name: str | None, calls: list) -> dict:
     row = {GROUPS[by]: name}
     if by == "agents":  # the name the agent's latest call gave
         row["agent_name"] = next((c.agent_name for c in reversed(calls) if c.agent_name), None)
-    row |= {"calls": len(calls), "average_handle_time_s": _mean(handle)}
-    row |= {f"mean_{q}": _mean([getattr(c, q) for c in calls]) for q in QUALITIES}
+    row |= {"calls": len(calls), "average_handle_time_s": mean(handle)}
+    row |= {f"mean_{q}": mean([getattr(c, q) for c in calls]) for q in QUALITIES}
     row |= {"resolution_rate": _share(outcomes, "resolved"), "deferral_rate": _share(outcomes, "deferred")}
     row |= {f"handle_time_spearman_{q}": _spearman(handle, [getattr(c, q) for c in calls]) for q in QUALITIES}
     return row
 
 
-def _mean(values: list) -> float | None:
+def mean(values: list) -> float | None:
+    """The mean of the values present (None left out), to 3 places; None when there are none."""
     present = [v for v in values if v is not None]
     return round(sum(present) / len(present), 3) if present else None
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from scorer.qualities import QUALITIES
 
 from ..db.models import Call
-from .reports import _mean, _utc
+from .reports import mean, posted_between
 
 BAD_SCORE = 50.0  # under the midpoint of 0-100: the call went worse than neutral on that quality
 MIN_SHORT_CALLS = 2  # an agent is listed on at least this many short calls, not one unlucky call
@@ -28,10 +28,7 @@ def scored_calls(session: Session, tenant_id: str, since: datetime | None, until
                     Call.handle_time_ms, Call.outcome, *(getattr(Call, q) for q in QUALITIES))
              .where(Call.tenant_id == tenant_id, Call.status == "COMPLETED", Call.handle_time_ms.is_not(None))
              .order_by(Call.created_at))
-    if since:
-        query = query.where(Call.created_at >= _utc(since))
-    if until:
-        query = query.where(Call.created_at < _utc(until))
+    query = posted_between(query, since, until)
     return [{"id": row.id, "agent_id": row.agent_id, "agent_name": row.agent_name, "team": row.team,
              "at": (row.started_at or row.created_at).isoformat(), "handle_time_s": row.handle_time_ms / 1000,
              "outcome": row.outcome, **{q: getattr(row, q) for q in QUALITIES}}
@@ -45,8 +42,8 @@ def weekly(calls: list[dict]) -> dict[str, list[dict]]:
     for call in calls:
         day = datetime.fromisoformat(call["at"]).date()
         weeks[call["agent_id"]][(day - timedelta(days=day.weekday())).isoformat()].append(call)
-    return {agent: [{"week": week, "calls": len(group), "average_handle_time_s": _mean([c["handle_time_s"] for c in group]),
-                     **{f"mean_{q}": _mean([c[q] for c in group]) for q in QUALITIES}}
+    return {agent: [{"week": week, "calls": len(group), "average_handle_time_s": mean([c["handle_time_s"] for c in group]),
+                     **{f"mean_{q}": mean([c[q] for c in group]) for q in QUALITIES}}
                     for week, group in sorted(by_week.items())]
             for agent, by_week in weeks.items()}
 
@@ -71,8 +68,8 @@ def short_bad_agents(calls: list[dict]) -> tuple[float | None, list[dict]]:
         own = [c for c in calls if c["agent_id"] == agent]
         rows.append({"agent_id": agent, "agent_name": next((c["agent_name"] for c in reversed(own) if c["agent_name"]), None),
                      "short_calls": len(group), "bad_short_calls": len(bad), "bad_share": round(len(bad) / len(group), 3),
-                     "short_mean_satisfaction": _mean([c["satisfaction"] for c in group]),
-                     "short_mean_connection": _mean([c["connection"] for c in group]),
-                     "average_handle_time_s": _mean([c["handle_time_s"] for c in own]),
+                     "short_mean_satisfaction": mean([c["satisfaction"] for c in group]),
+                     "short_mean_connection": mean([c["connection"] for c in group]),
+                     "average_handle_time_s": mean([c["handle_time_s"] for c in own]),
                      "worst_call": min(bad, key=lambda c: min(c[q] for q in ("satisfaction", "connection") if c[q] is not None))["id"]})
     return median, sorted(rows, key=lambda r: (-r["bad_share"], -r["bad_short_calls"], str(r["agent_id"])))
