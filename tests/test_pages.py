@@ -362,3 +362,12 @@ def test_the_calls_table_pages_10000_calls_quickly(browser, service):
         assert tab.errors == []
     finally:
         tab.close()
+
+
+@pytest.mark.parametrize("asked,goes_to", [("/calls/abc?x=1", "/calls/abc?x=1"), ("//evil.example", "/calls"),
+                                           ("/\\evil.example", "/calls"), ("https://evil.example/", "/calls"),
+                                           (None, "/calls")])
+def test_signing_in_goes_back_only_to_a_page_of_this_site(asked, goes_to):
+    from api.routes.session import local
+
+    assert local(asked) == goes_to

@@ -16,8 +16,9 @@ router = APIRouter(include_in_schema=False)
 
 
 def local(path: str | None) -> str:
-    """Where to go after signing in: a path on this site only (never another host)."""
-    return path if path and path.startswith("/") and not path.startswith("//") else "/calls"
+    """Where to go after signing in: a path on this site only (never another host; browsers read
+    "/\\host" as "//host")."""
+    return path if path and path.startswith("/") and not path.startswith(("//", "/\\")) else "/calls"
 
 
 @router.get("/sign-in")
