@@ -5,7 +5,9 @@ HOSTSCORE_MAX_CALL_MINUTES=240) and a 58-minute 8 kHz mono call.
 
 Each call is a synthesised 4-minute call repeated to length (written block by block, so this
 script itself stays small), then decoded (``--stage decode``) or scored whole (``--stage score``,
-the default: Whisper tiny.en on every minute of speech, so tens of minutes on a 2-core CPU) in a
+the default: Whisper base, the shipped default, on every minute of speech, so an hour or more on a
+2-core CPU; the numbers in bench/README.md were measured with tiny.en, whose weights are about 40 MB
+smaller in memory: the pipeline table) in a
 fresh subprocess that prints its peak RSS. Target: under 2.5 GB for any accepted input. This is a
 report, not a test: it exits 0 even when a target fails.
 """
