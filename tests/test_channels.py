@@ -112,12 +112,16 @@ def test_dead_channel_skips_what_needs_both_sides(bad_inputs, scorer, resolved):
 # --- echo ----------------------------------------------------------------------------------------
 
 
-def test_echo_of_the_agent_on_the_customer_channel_is_dropped(scorer, resolved_stereo_16k, resolved, tmp_path):
+def test_echo_of_the_agent_on_the_customer_channel_is_dropped(shipped_scorer, resolved_stereo_16k, tmp_path):
+    """With the shipped model: tiny.en, hearing a -25 dB copy of the agent under the customer's reply, can
+    decode the copy instead of the reply (one piper rendering lost "Oh, that makes sense. We were away for
+    most of last month." so, and 9 of the customer's 56 words); base keeps every reply."""
     def leak(audio):
         audio[:, 1] += 10 ** (-25 / 20) * audio[:, 0]
         return audio
 
-    result = scorer.score_file(variant(resolved_stereo_16k, tmp_path, "leak", leak))
+    result = shipped_scorer.score_file(variant(resolved_stereo_16k, tmp_path, "leak", leak))
+    resolved = shipped_scorer.score_file(resolved_stereo_16k.path)
     assert "crosstalk" in result.skipped and "on the right" in result.skipped["crosstalk"]
     assert "northwind" in words_of_party(result, AGENT) and "northwind" not in words_of_party(result, CUSTOMER)
     heard = {p: len(words_of_party(result, p).split()) for p in (AGENT, CUSTOMER)}
