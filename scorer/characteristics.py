@@ -75,6 +75,11 @@ PITCH_HOP_MS = 1000 * PITCH_HOP // SAMPLE_RATE
 MIN_FRAME_DBFS = -60.0
 MIN_PERIODICITY = 0.8  # normalized autocorrelation at the yin period
 MIN_VOICED_FRAMES = 5  # 100 ms of voicing before a pitch figure means anything
+# A party's pitch variation (std and range) needs 3 s of voiced frames. Measured on the real calls
+# in ../shared/data and a synthesised one, the spread of 1 s of a voice's frames ranged over 1-2.6
+# semitones from one stretch to the next (10th-90th percentile), of 3 s over 0.5-1.7: a reading from
+# a few short turns is noise (the same 20-turn call gave 2.56 and 3.42 in stereo and mono from 1 s).
+MIN_SPREAD_FRAMES = 3000 // PITCH_HOP_MS
 # yin's octave errors land ~12 semitones from the speaker's median, ordinary intonation within ~8.
 MAX_DEVIATION_ST = 8.0
 
@@ -178,6 +183,7 @@ class PartyVoice:
     loudness_score: Optional[float]
     dynamic_range_db: Optional[float]  # spread of turn loudness (std, outlying turns clipped)
     vocal_effort_db: Optional[float]  # median of the turns' alpha ratio
+    # pitch_std_st and pitch_range_st below are None under MIN_SPREAD_FRAMES of voicing
     pitch_hz: Optional[float]  # median F0 over all voiced frames
     pitch_std_st: Optional[float]
     pitch_range_st: Optional[float]  # 10th to 90th percentile of F0
@@ -493,6 +499,10 @@ def _voice(
             skipped[f"voice.{p}"] = f"{p} never speaks"
         elif voice[p].pitch_hz is None:
             skipped[f"pitch.{p}"] = f"too little voiced speech from {p}"
+        elif voice[p].pitch_std_st is None:
+            voiced_s = sum(map(len, f0[p])) * PITCH_HOP_MS / 1000
+            skipped[f"pitch_variation.{p}"] = (f"{voiced_s:.1f} s of voiced speech from {p}: "
+                                               f"{MIN_SPREAD_FRAMES * PITCH_HOP_MS // 1000} s are needed to judge its variation")
     return voice
 
 
@@ -505,6 +515,7 @@ def _mono(party: str, signal: np.ndarray) -> np.ndarray:
 
 def _party_voice(loudness: list[float], effort: list[float], f0: np.ndarray) -> PartyVoice:
     pitched = len(f0) >= MIN_VOICED_FRAMES
+    spread = len(f0) >= MIN_SPREAD_FRAMES
     st = _semitones(f0) if pitched else None
     return PartyVoice(
         loudness_dbfs=round(float(np.mean(loudness)), 1) if loudness else None,
@@ -512,8 +523,8 @@ def _party_voice(loudness: list[float], effort: list[float], f0: np.ndarray) -> 
         dynamic_range_db=round(_robust_std(np.array(loudness)), 1) if len(loudness) >= 2 else None,
         vocal_effort_db=round(float(np.median(effort)), 2) if effort else None,
         pitch_hz=round(float(np.median(f0)), 1) if pitched else None,
-        pitch_std_st=round(float(np.std(st)), 2) if pitched else None,
-        pitch_range_st=round(float(np.percentile(st, 90) - np.percentile(st, 10)), 2) if pitched else None,
+        pitch_std_st=round(float(np.std(st)), 2) if spread else None,
+        pitch_range_st=round(float(np.percentile(st, 90) - np.percentile(st, 10)), 2) if spread else None,
     )
 
 
