@@ -350,7 +350,7 @@ def test_vocal_effort_ignores_gain_and_rises_with_effort():
 def test_pitch_follows_a_shifted_voice_turn_by_turn():
     """Each line spoken as is and shifted by sox: every turn's median pitch moves by the shift
     (within 1 semitone), and the call's pitch varies more. How much more depends on how widely piper's
-    rendering (not deterministic) already varies within a turn: a fixed margin on the range held for one
+    rendering (its prosody sampled) already varies within a turn: a fixed margin on the range held for one
     rendering and not another (7.7 st flat, +0.6 lively), so the call-level check is its direction."""
     lines = ["Thank you for calling Northwind Energy, my name is Sam, how can I help you today?",
              "Oh, I can definitely help with that. Let me pull up your account right now.",

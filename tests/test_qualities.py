@@ -132,11 +132,15 @@ CUSTOMER_LINES = [
 
 
 def energy_script(lively: bool, dead_air_ms: int = 0) -> list[ScriptLine]:
+    """The lively agent's turns alternate 3.5 semitones up and 2.5 down, 3 dB louder and quieter, from the
+    same rendering as the flat agent's (one speed for both): at two speeds the two calls were two
+    renderings, whose own turn-to-turn intonation differed by chance by as much as the shifts added to a
+    party's pitch spread (lively 3.12 against flat 2.62 semitones, where the shifts alone add 0.6)."""
     lines = []
     for k, (agent, customer) in enumerate(zip(AGENT_LINES, CUSTOMER_LINES)):
         pitch = (350 if k % 2 == 0 else -250) if lively else 0
         gain = (3.0 if k % 2 == 0 else -3.0) if lively else 0.0
-        lines.append(ScriptLine(A, agent, dead_air_ms if k == 2 else 400, 0.9 if lively else 1.0, pitch, gain))
+        lines.append(ScriptLine(A, agent, dead_air_ms if k == 2 else 400, 0.9, pitch, gain))
         lines.append(ScriptLine(C, customer, 400))
     return lines
 
@@ -212,7 +216,7 @@ def test_call_outcome_beats_the_keyword_baseline_on_held_out_conversations(score
 
 def test_one_voice_clip_is_one_speaker_and_a_stronger_delivery_scores_more_energy(scorer, tmp_path):
     """Acted speech: one speaker, the same words at two intensities. Both come from one rendering (piper
-    is not deterministic: two renderings differ in prosody by chance), so they differ only in delivery:
+    samples prosody: two renderings of a line differ by chance), so they differ only in delivery:
     the strong one pushed harder, with more energy at 1-3.4 kHz as a raised voice has, and louder, which
     alone is the recording's gain and must not count."""
     import soundfile as sf
