@@ -6,15 +6,16 @@ music, and a call has plenty of both.
 """
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .audio import SAMPLE_RATE, to_float
 from .conversation import Word
-from .vad import speech_samples
+from .vad import speech_regions, speech_samples
 from .whisper_models import ct2_model_dir, load_openai_model
 
 ENGINES = ("faster-whisper", "openai-whisper")
@@ -44,6 +45,12 @@ EDGE_PAUSE_MS = 300
 NO_SPEECH_PROB = 0.9
 # openai-whisper gets speech in pieces of about one 30 s window, so progress can be reported.
 CHUNK_S = 30.0
+# Whisper can skip part of a window: its first timestamp lands seconds into the window, and what came
+# before is never decoded (tiny.en went from 30.0 s to 53.1 s of a synthesised 8 kHz mono call: 23 s of
+# both parties' words lost, without a trace). Speech that voice activity hears for this long with no
+# word and no no-speech segment on it is decoded again on its own, with this much sound either side.
+MIN_UNHEARD_MS = 2000
+UNHEARD_CONTEXT_MS = 200
 
 NO_GPU = "--device cuda: {engine} sees no CUDA GPU on this machine; use --device auto (the default) or cpu"
 
@@ -89,6 +96,7 @@ class Transcriber:
         if samples.ndim != 1:
             raise ValueError(f"expected mono samples, got shape {samples.shape}")
         segments, language = self._run(samples, progress)
+        segments = sorted(segments + self._decode_unheard(samples, segments), key=lambda s: s.begin_ms)
         speech = [s for s in segments if s.speech]
         _fit_to_sound([w for s in speech for w in s.words], samples)
         if not speech:
@@ -97,6 +105,51 @@ class Transcriber:
             progress(len(samples) / SAMPLE_RATE)
         return Transcript(speech, language, self.engine, self.model, self.device, self.compute_type,
                           [s for s in segments if not s.speech])
+
+
+    def _decode_unheard(self, samples: np.ndarray, segments: list[Segment]) -> list[Segment]:
+        """Segments for the stretches of speech Whisper skipped, each decoded alone; a segment is kept
+        only when none of its words lands on a word already heard."""
+        heard = sorted((w.begin_ms, w.end_ms) for s in segments for w in s.words)
+        heard += [(s.begin_ms, s.end_ms) for s in segments if not s.speech]
+        found = []
+        for begin, end in unheard(speech_regions(samples), heard, MIN_UNHEARD_MS):
+            begin, end = max(0, begin - UNHEARD_CONTEXT_MS), end + UNHEARD_CONTEXT_MS
+            pieces, _ = self._run(samples[begin * SAMPLE_RATE // 1000 : end * SAMPLE_RATE // 1000], None)
+            for piece in pieces:
+                piece = _shifted(piece, begin)
+                if not any(b <= (w.begin_ms + w.end_ms) / 2 <= e for w in piece.words for b, e in heard):
+                    found.append(piece)
+        return found
+
+
+def unheard(regions: list[tuple[int, int]], heard: list[tuple[int, int]], min_ms: int) -> list[tuple[int, int]]:
+    """The stretches between ``heard`` spans that hold at least ``min_ms`` of speech ``regions`` (both
+    (begin_ms, end_ms); regions in order), from the first speech in each to the last."""
+    union: list[list[int]] = []
+    for b, e in sorted(heard):
+        if union and b <= union[-1][1]:
+            union[-1][1] = max(union[-1][1], e)
+        else:
+            union.append([b, e])
+    ends = [e for _, e in union]
+    gaps: dict[int, list[int]] = {}  # index of the heard span after the gap -> [first, last, speech ms]
+    for begin, end in regions:
+        k = bisect.bisect_right(ends, begin)  # the first heard span ending after the region begins
+        while begin < end:
+            stop = min(end, union[k][0]) if k < len(union) else end
+            if stop > begin:
+                gap = gaps.setdefault(k, [begin, stop, 0])
+                gap[1], gap[2] = stop, gap[2] + stop - begin
+            if k == len(union):
+                break
+            begin, k = max(begin, union[k][1]), k + 1
+    return [(first, last) for first, last, speech in gaps.values() if speech >= min_ms]
+
+
+def _shifted(segment: Segment, ms: int) -> Segment:
+    return replace(segment, begin_ms=segment.begin_ms + ms, end_ms=segment.end_ms + ms,
+                   words=[Word(w.text, w.begin_ms + ms, w.end_ms + ms, w.probability) for w in segment.words])
 
 
 def load_transcriber(engine: str = "faster-whisper", model: str = "tiny.en", device: str = "auto",

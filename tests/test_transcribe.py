@@ -8,7 +8,7 @@ import pytest
 from scorer import synth
 from scorer.audio import SAMPLE_RATE, load_audio, to_int16
 from scorer import vad
-from scorer.transcribe import BEAM_SIZE, BEST_OF, ENGINES, VAD_MIN_SILENCE_MS, VAD_PAD_MS, VAD_THRESHOLD, load_transcriber
+from scorer.transcribe import BEAM_SIZE, BEST_OF, ENGINES, VAD_MIN_SILENCE_MS, VAD_PAD_MS, VAD_THRESHOLD, load_transcriber, unheard
 from scorer.whisper_features import BlockFeatureExtractor
 from scorer.whisper_models import ct2_model_dir
 
@@ -224,3 +224,15 @@ def test_a_word_given_no_length_goes_with_its_neighbour_to_the_sound():
     assert words[2].end_ms == pytest.approx(3300, abs=20)
     assert words[3].begin_ms == words[3].end_ms == words[2].end_ms
     assert (words[0].begin_ms, words[1].begin_ms, words[1].end_ms) == (1000, 1500, 2500)  # nothing else moves
+
+
+def test_speech_whisper_skipped_is_found_between_the_words_it_heard():
+    """Whisper's first timestamp in a window can land seconds in (tiny.en jumped from 30.0 s to 53.1 s of
+    an 8 kHz mono call): the stretches between heard words that hold 2 s of speech are decoded again,
+    from their first speech to their last; pauses and short unheard bits between words are not."""
+    regions = [(0, 4000), (4300, 5200), (5500, 7400), (9000, 9400), (12000, 13000)]
+    heard = [(100, 900), (800, 1500), (6800, 7300), (12100, 12900)]
+    # 1.5-4 s, 4.3-5.2 s and 5.5-6.8 s: 4.6 s of speech unheard; 7.3-12.1 s holds only 0.5 s of speech
+    assert unheard(regions, heard, 2000) == [(1500, 6800)]
+    assert unheard(regions, [], 2000) == [(0, 13000)]
+    assert unheard([], heard, 2000) == []
