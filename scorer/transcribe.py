@@ -106,19 +106,19 @@ class Transcriber:
         return Transcript(speech, language, self.engine, self.model, self.device, self.compute_type,
                           [s for s in segments if not s.speech])
 
-
     def _decode_unheard(self, samples: np.ndarray, segments: list[Segment]) -> list[Segment]:
         """Segments for the stretches of speech Whisper skipped, each decoded alone; a segment is kept
         only when none of its words lands on a word already heard."""
-        heard = sorted((w.begin_ms, w.end_ms) for s in segments for w in s.words)
-        heard += [(s.begin_ms, s.end_ms) for s in segments if not s.speech]
+        heard = _merged([(w.begin_ms, w.end_ms) for s in segments for w in s.words]
+                        + [(s.begin_ms, s.end_ms) for s in segments if not s.speech])
+        ends = [e for _, e in heard]
         found = []
         for begin, end in unheard(speech_regions(samples), heard, MIN_UNHEARD_MS):
             begin, end = max(0, begin - UNHEARD_CONTEXT_MS), end + UNHEARD_CONTEXT_MS
             pieces, _ = self._run(samples[begin * SAMPLE_RATE // 1000 : end * SAMPLE_RATE // 1000], None)
             for piece in pieces:
                 piece = _shifted(piece, begin)
-                if not any(b <= (w.begin_ms + w.end_ms) / 2 <= e for w in piece.words for b, e in heard):
+                if not any(_within(heard, ends, (w.begin_ms + w.end_ms) / 2) for w in piece.words):
                     found.append(piece)
         return found
 
@@ -126,12 +126,7 @@ class Transcriber:
 def unheard(regions: list[tuple[int, int]], heard: list[tuple[int, int]], min_ms: int) -> list[tuple[int, int]]:
     """The stretches between ``heard`` spans that hold at least ``min_ms`` of speech ``regions`` (both
     (begin_ms, end_ms); regions in order), from the first speech in each to the last."""
-    union: list[list[int]] = []
-    for b, e in sorted(heard):
-        if union and b <= union[-1][1]:
-            union[-1][1] = max(union[-1][1], e)
-        else:
-            union.append([b, e])
+    union = _merged(heard)
     ends = [e for _, e in union]
     gaps: dict[int, list[int]] = {}  # index of the heard span after the gap -> [first, last, speech ms]
     for begin, end in regions:
@@ -145,6 +140,22 @@ def unheard(regions: list[tuple[int, int]], heard: list[tuple[int, int]], min_ms
                 break
             begin, k = max(begin, union[k][1]), k + 1
     return [(first, last) for first, last, speech in gaps.values() if speech >= min_ms]
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans in order, overlapping ones joined."""
+    union: list[tuple[int, int]] = []
+    for b, e in sorted(spans):
+        if union and b <= union[-1][1]:
+            union[-1] = (union[-1][0], max(union[-1][1], e))
+        else:
+            union.append((b, e))
+    return union
+
+
+def _within(union: list[tuple[int, int]], ends: list[int], ms: float) -> bool:
+    k = bisect.bisect_left(ends, ms)  # the first span ending at or after ms
+    return k < len(union) and union[k][0] <= ms
 
 
 def _shifted(segment: Segment, ms: int) -> Segment:
