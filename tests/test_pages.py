@@ -181,6 +181,8 @@ def test_the_coaching_view_plays_each_quoted_moment(coach, uploaded):
 
 
 def test_the_keyboard_plays_pauses_and_moves_between_turns(coach, uploaded):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page = coach.page
     page.goto(f"/calls/{uploaded['id']}")
     page.wait_for_function("document.getElementById('audio').readyState >= 1")
@@ -196,7 +198,13 @@ def test_the_keyboard_plays_pauses_and_moves_between_turns(coach, uploaded):
     page.keyboard.press("ArrowLeft")
     assert page.evaluate(f"{audio}.currentTime") == pytest.approx(begins[1], abs=0.01)
     page.keyboard.press(" ")
-    page.wait_for_function(f"!{audio}.paused && {audio}.currentTime > {begins[1] + 0.2}", timeout=10_000)
+    try:
+        page.wait_for_function(f"!{audio}.paused && {audio}.currentTime > {begins[1] + 0.2}", timeout=10_000)
+    except PlaywrightTimeout:  # say what the player was doing, so a failure here can be read
+        state = page.evaluate(f"""({{paused: {audio}.paused, time: {audio}.currentTime, ready: {audio}.readyState,
+            network: {audio}.networkState, error: {audio}.error && {audio}.error.message,
+            status: document.getElementById('player-status').textContent}})""")
+        pytest.fail(f"playback did not move 0.2 s within 10 s of Space: {state}, console {coach.errors}")
     page.keyboard.press(" ")
     assert page.evaluate(f"{audio}.paused")
     assert coach.errors == []

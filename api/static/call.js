@@ -12,10 +12,21 @@ let current = null;
 
 // --- playing and following --------------------------------------------------------------------
 
+// The browser may refuse to start sound (autoplay rules, a load that failed): say so beside the player
+// rather than leave a pressed key doing nothing; the position is set either way.
+function play() {
+  const status = document.getElementById("player-status");
+  audio.play().then(() => { status.hidden = true; }).catch((error) => {
+    status.textContent = `The browser did not start playback (${error.name}: ${error.message}). Press Space or the play button to try again.`;
+    status.hidden = false;
+    console.warn("playback refused:", error);
+  });
+}
+
 function playFrom(seconds) {
   if (!audio) return;
   audio.currentTime = seconds;
-  audio.play().catch(() => { /* the browser refused to start sound: the position is still set */ });
+  play();
 }
 
 function turnAt(seconds) {
@@ -89,7 +100,7 @@ document.addEventListener("keydown", (event) => {
   if (event.target.closest("input, textarea, select, button, audio, [contenteditable]")) return;
   if (event.key === " " && audio) {
     event.preventDefault();
-    if (audio.paused) audio.play().catch(() => {}); else audio.pause();
+    if (audio.paused) play(); else audio.pause();
   } else if (event.key === "ArrowRight" || event.key === "ArrowDown") {
     event.preventDefault();
     step(1);
