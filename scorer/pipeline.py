@@ -216,7 +216,7 @@ class Scorer:
         words = transcript.words
         _report_non_speech(transcript.non_speech, skipped)
         with _stage(timings, "speakers"):
-            parties = assign_parties(samples, words, self.party_model)
+            parties = assign_parties(samples, words, self.party_model, transcript.speech_regions)
         decision = parties.decision
         if len({t.speaker for t in parties.turns}) < 2:
             skipped["speakers"] = "only one voice found in the mono recording: every turn is taken as the agent's"

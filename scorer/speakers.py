@@ -72,11 +72,14 @@ def _voice_encoder():
     return VoiceEncoder("cpu", verbose=False)
 
 
-def diarize(samples: np.ndarray, num_speakers: int = 2) -> list[SpeakerSegment]:
+def diarize(samples: np.ndarray, num_speakers: int = 2,
+            regions: list[tuple[int, int]] | None = None) -> list[SpeakerSegment]:
     """Who spoke when, for mono audio at 16 kHz (int16 or float). Labels are 0..num_speakers-1 in order of
     first appearance; a call with one voice comes back with label 0 only, silence with no segments.
-    Speech too short to embed (under MIN_WINDOW_MS) takes the label of the nearest window in time."""
-    regions = speech_regions(samples)
+    Speech too short to embed (under MIN_WINDOW_MS) takes the label of the nearest window in time.
+    ``regions``: the samples' voice activity when already found (``Transcript.speech_regions``)."""
+    if regions is None:
+        regions = speech_regions(samples)
     windows = _windows(regions)
     if not windows:
         return []
@@ -455,11 +458,12 @@ class MonoParties:
     segments: list[SpeakerSegment]  # who spoke when, by voice (decision.agent_label is one of them)
 
 
-def assign_parties(samples: np.ndarray, words: list[Word], party_model: Head | None = None) -> MonoParties:
+def assign_parties(samples: np.ndarray, words: list[Word], party_model: Head | None = None,
+                   regions: list[tuple[int, int]] | None = None) -> MonoParties:
     """Split a mono call's transcribed ``words`` between agent and customer: diarize the 16 kHz
-    ``samples`` into voices, give each word its voice, then decide which voice is the agent. With one
-    voice every turn is the agent's."""
-    segments = diarize(samples)
+    ``samples`` (voice activity ``regions`` if already found) into voices, give each word its voice,
+    then decide which voice is the agent. With one voice every turn is the agent's."""
+    segments = diarize(samples, regions=regions)
     clustered = build_turns([(str(label), w) for label, w in label_words(words, segments)])
     decision = identify_agent(clustered, party_model)
     turns = [Turn(AGENT if t.speaker == decision.agent_label else CUSTOMER, t.begin_ms, t.end_ms, t.text, t.words)

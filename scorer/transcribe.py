@@ -15,7 +15,7 @@ import numpy as np
 
 from .audio import SAMPLE_RATE, to_float
 from .conversation import Word
-from .vad import speech_regions, speech_samples
+from .vad import in_ms, regions_of, speech_probabilities
 from .whisper_models import ct2_model_dir, load_openai_model
 
 ENGINES = ("faster-whisper", "openai-whisper")
@@ -75,6 +75,8 @@ class Transcript:
     device: str
     compute_type: str
     non_speech: list[Segment] = field(default_factory=list)  # dropped: rated as probably not speech
+    # voice activity by vad's own rules, (begin_ms, end_ms): what diarization windows, found once
+    speech_regions: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def words(self) -> list[Word]:
@@ -88,15 +90,20 @@ class Transcriber:
     device: str
     compute_type: str
     language: str | None  # None: detected per call
-    _run: Callable[[np.ndarray, Progress | None], tuple[list[Segment], str]] = field(repr=False)
+    # decodes the given (begin, end) sample ranges of the samples: the speech joined up
+    _run: Callable[[np.ndarray, list[tuple[int, int]], Progress | None], tuple[list[Segment], str]] = field(repr=False)
 
     def transcribe(self, samples: np.ndarray, progress: Progress | None = None) -> Transcript:
         """Transcribe one channel: mono samples at 16 kHz, int16 or float."""
         samples = np.asarray(samples)
         if samples.ndim != 1:
             raise ValueError(f"expected mono samples, got shape {samples.shape}")
-        segments, language = self._run(samples, progress)
-        segments = sorted(segments + self._decode_unheard(samples, segments), key=lambda s: s.begin_ms)
+        # one voice-activity pass: Whisper's long stretches and the plain regions both come from it
+        probabilities = speech_probabilities(samples)
+        whisper_speech = regions_of(probabilities, len(samples), VAD_MIN_SILENCE_MS, VAD_PAD_MS, VAD_THRESHOLD)
+        regions = in_ms(regions_of(probabilities, len(samples)))
+        segments, language = self._run(samples, whisper_speech, progress)
+        segments = sorted(segments + self._decode_unheard(samples, regions, segments), key=lambda s: s.begin_ms)
         speech = [s for s in segments if s.speech]
         _fit_to_sound([w for s in speech for w in s.words], samples)
         if not speech:
@@ -104,18 +111,20 @@ class Transcriber:
         if progress:
             progress(len(samples) / SAMPLE_RATE)
         return Transcript(speech, language, self.engine, self.model, self.device, self.compute_type,
-                          [s for s in segments if not s.speech])
+                          [s for s in segments if not s.speech], regions)
 
-    def _decode_unheard(self, samples: np.ndarray, segments: list[Segment]) -> list[Segment]:
-        """Segments for the stretches of speech Whisper skipped, each decoded alone; a segment is kept
-        only when none of its words lands on a word already heard."""
+    def _decode_unheard(self, samples: np.ndarray, regions: list[tuple[int, int]],
+                        segments: list[Segment]) -> list[Segment]:
+        """Segments for the stretches of speech (of ``regions``, in ms) Whisper skipped, each decoded
+        alone; a segment is kept only when none of its words lands on a word already heard."""
         heard = _merged([(w.begin_ms, w.end_ms) for s in segments for w in s.words]
                         + [(s.begin_ms, s.end_ms) for s in segments if not s.speech])
         ends = [e for _, e in heard]
         found = []
-        for begin, end in unheard(speech_regions(samples), heard, MIN_UNHEARD_MS):
+        for begin, end in unheard(regions, heard, MIN_UNHEARD_MS):
             begin, end = max(0, begin - UNHEARD_CONTEXT_MS), end + UNHEARD_CONTEXT_MS
-            pieces, _ = self._run(samples[begin * SAMPLE_RATE // 1000 : end * SAMPLE_RATE // 1000], None)
+            stretch = samples[begin * SAMPLE_RATE // 1000 : end * SAMPLE_RATE // 1000]
+            pieces, _ = self._run(stretch, [(0, len(stretch))], None)
             for piece in pieces:
                 piece = _shifted(piece, begin)
                 if not any(_within(heard, ends, (w.begin_ms + w.end_ms) / 2) for w in piece.words):
@@ -203,14 +212,13 @@ def _load_faster_whisper(model, device, compute_type, language):
         raise ValueError(f"{path}: faster-whisper could not load this Whisper model on {device} {compute_type} ({reason})") from None
     whisper.feature_extractor = BlockFeatureExtractor.like(whisper.feature_extractor)
 
-    def run(samples, progress):
+    def run(samples, speech, progress):
         # Whisper's temperature fallback samples: a fixed seed makes the same call give the same words.
         ctranslate2.set_random_seed(SEED)
         # What faster-whisper's vad_filter does, with the voice activity of vad, which holds no
         # copies of the channel: the speech joined up is decoded, and times mapped back to the call.
         # It stays int16 if the channel is: faster-whisper reads it only through its feature
         # extractor, which makes it float a block at a time.
-        speech = speech_samples(samples, VAD_MIN_SILENCE_MS, VAD_PAD_MS, VAD_THRESHOLD)
         joined = np.concatenate([samples[a:b] for a, b in speech]) if speech else samples[:0]
         pieces, info = whisper.transcribe(
             joined, language=language, beam_size=BEAM_SIZE, best_of=BEST_OF, word_timestamps=True,
@@ -244,9 +252,8 @@ def _load_openai_whisper(model, device, compute_type, language):
         torch.set_num_threads(os.cpu_count() or 1)
     whisper = load_openai_model(model, device)
 
-    def run(samples, progress):
+    def run(samples, speech, progress):
         torch.manual_seed(SEED)  # the temperature fallback samples; same call, same words
-        speech = speech_samples(samples, VAD_MIN_SILENCE_MS, VAD_PAD_MS, VAD_THRESHOLD)
         segments, detected = [], language
         for chunk in _chunks(speech):
             # Only speech is decoded, joined up; times are mapped back to the call's timeline.

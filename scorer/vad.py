@@ -59,17 +59,25 @@ def speech_samples(samples: np.ndarray, min_silence_ms: int = 100, pad_ms: int =
                    threshold: float = THRESHOLD) -> list[tuple[int, int]]:
     """Speech as (begin, end) sample ranges of 16 kHz mono audio. Pauses shorter than
     ``min_silence_ms`` do not split a region; each region is padded by ``pad_ms``."""
-    return _regions(speech_probabilities(samples), len(samples), min_silence_ms, pad_ms, threshold)
+    return regions_of(speech_probabilities(samples), len(samples), min_silence_ms, pad_ms, threshold)
 
 
 def speech_regions(samples: np.ndarray, min_silence_ms: int = 100, pad_ms: int = 30) -> list[tuple[int, int]]:
     """The same as (begin_ms, end_ms)."""
-    return [(a * 1000 // SAMPLE_RATE, b * 1000 // SAMPLE_RATE) for a, b in speech_samples(samples, min_silence_ms, pad_ms)]
+    return in_ms(speech_samples(samples, min_silence_ms, pad_ms))
 
 
-def _regions(probabilities: np.ndarray, length: int, min_silence_ms: int, pad_ms: int,
-             threshold: float = THRESHOLD) -> list[tuple[int, int]]:
-    """silero's rules, as faster-whisper's ``get_speech_timestamps`` applies them (no shortest or
+def in_ms(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sample ranges at 16 kHz as (begin_ms, end_ms)."""
+    return [(a * 1000 // SAMPLE_RATE, b * 1000 // SAMPLE_RATE) for a, b in ranges]
+
+
+def regions_of(probabilities: np.ndarray, length: int, min_silence_ms: int = 100, pad_ms: int = 30,
+               threshold: float = THRESHOLD) -> list[tuple[int, int]]:
+    """Speech as (begin, end) sample ranges of a channel of ``length`` samples, from its
+    ``speech_probabilities``: one model pass can give regions by several rules.
+
+    silero's rules, as faster-whisper's ``get_speech_timestamps`` applies them (no shortest or
     longest region): speech starts at a window at or above ``threshold`` and ends where the
     probability fell below it by NEG_MARGIN, once it has stayed under ``threshold`` for
     ``min_silence_ms``. Regions are then padded by ``pad_ms``, or meet halfway when closer than that."""
