@@ -5,8 +5,9 @@
 
 Each way runs in a fresh subprocess, so its model loading is its own. Prints a Markdown table and
 how far the ways' scores differ. A third way scores batched with the encoder's Linear layers
-quantised to int8 (torch dynamic quantisation), to say whether it is faster and whether its scores
-stay within TOLERANCE_POINTS of the float encoder's (the default stays float unless they do).
+quantised to int8 (torch dynamic quantisation), and a fourth with HOSTSCORE_ENCODER_PRECISION=bfloat16
+(autocast; native on CPUs with AVX512-BF16 or AMX), to say whether each is faster and whether its scores stay within
+TOLERANCE_POINTS of the float encoder's (the default stays float unless they do).
 This is a report, not a test: it exits 0 even when the target fails.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 TARGET_TURNS_PER_S = 600.0  # model loading included, issue 8
 TOLERANCE_POINTS = 1.0  # an int8 encoder is acceptable if every score is this close and every outcome the same
-WAYS = ("one by one", "batched", "batched, int8 encoder")
+WAYS = ("one by one", "batched", "batched, int8 encoder", "batched, bf16 encoder")
 
 
 def child(way: str, dialogues: int, batch: int) -> None:
@@ -58,7 +59,8 @@ def child(way: str, dialogues: int, batch: int) -> None:
 
 
 def run(way: str, dialogues: int, batch: int) -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO),
+           "HOSTSCORE_ENCODER_PRECISION": "bfloat16" if way == "batched, bf16 encoder" else "float32"}
     cmd = [sys.executable, __file__, "--child", way, "--dialogues", str(dialogues), "--batch", str(batch)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
     if proc.returncode != 0:
@@ -86,15 +88,16 @@ def main() -> None:
     for r in rows:
         print(f"| {r['way']} | {r['load_s']:.1f} | {r['score_s']:.1f} | {r['turns'] / r['score_s']:.0f} | "
               f"{r['turns'] / (r['load_s'] + r['score_s']):.0f} | {r['load_avg']:.1f} |")
-    one, batched, int8 = rows
+    one, batched, int8, bf16 = rows
     print()
     worst, same = differences(one, batched)
     print(f"Batched vs one by one: largest score difference {worst:.2f} points, same outcome on {same}/{len(one['results'])}")
-    worst, same = differences(batched, int8)
-    within = worst <= TOLERANCE_POINTS and same == len(batched["results"])
-    print(f"int8 encoder vs float, batched: largest score difference {worst:.2f} points, same outcome on "
-          f"{same}/{len(batched['results'])}: {'within' if within else 'NOT within'} the tolerance "
-          f"({TOLERANCE_POINTS:g} points, every outcome)")
+    for name, low in (("int8", int8), ("bf16", bf16)):
+        worst, same = differences(batched, low)
+        within = worst <= TOLERANCE_POINTS and same == len(batched["results"])
+        print(f"{name} encoder vs float, batched: largest score difference {worst:.2f} points, same outcome on "
+              f"{same}/{len(batched['results'])}: {'within' if within else 'NOT within'} the tolerance "
+              f"({TOLERANCE_POINTS:g} points, every outcome)")
     rate = batched["turns"] / (batched["load_s"] + batched["score_s"])
     print(f"- {'PASS' if rate >= TARGET_TURNS_PER_S else 'FAIL'}: batched >= {TARGET_TURNS_PER_S:g} turns/s, "
           f"loading included ({rate:.0f})")

@@ -17,6 +17,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from .settings import settings
+
 BATCH_SIZE = 64
 DIMENSIONS = 384
 # all-MiniLM-L6-v2 reads 256 pieces including [CLS] and [SEP].
@@ -43,6 +45,11 @@ def load_encoder(device: str = "auto"):
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return SentenceTransformer(model_dir(), device=device)
+
+
+def bfloat16() -> bool:
+    """Whether the encoder runs under bfloat16 autocast (``HOSTSCORE_ENCODER_PRECISION``)."""
+    return settings().encoder_precision == "bfloat16"
 
 
 @lru_cache(maxsize=1)
@@ -100,9 +107,12 @@ def _embed(texts: list[str], device: str = "auto") -> np.ndarray:
         return np.zeros((0, DIMENSIONS), dtype=np.float32)
     pieces = [split_text(t) for t in texts]
     flat = [chunk for chunks in pieces for chunk, _ in chunks]
+    import torch
+
     encoder = load_encoder(device)
-    vectors = encoder.encode(flat, batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True,
-                             show_progress_bar=False).astype(np.float32)
+    with torch.autocast(device_type=encoder.device.type, dtype=torch.bfloat16, enabled=bfloat16()):
+        vectors = encoder.encode(flat, batch_size=BATCH_SIZE, normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=False).astype(np.float32)
     out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     row = 0
     for i, chunks in enumerate(pieces):

@@ -17,7 +17,7 @@ from . import heads as turn_heads
 from .audio import SAMPLE_RATE, Audio, load_audio, to_float
 from .characteristics import measure
 from .crosstalk import remove_echo
-from .encoder import coalesce
+from .encoder import bfloat16, coalesce
 from .conversation import AGENT, CUSTOMER, Conversation, Turn, Word, build_turns, from_dict, has_times
 from .outcome import OUTCOME_MODEL_PATH, decide
 from .qualities import PROFILE_PATH, QUALITIES, CallFacts, Profile, load_profile, score_quality
@@ -74,7 +74,8 @@ class Scorer:
             profile = models / PROFILE_PATH.name
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         # what made every result, for telling results of different releases and trainings apart
-        self.versions = {"hostscore": metadata.version("hostscore"), "encoder": ENCODER_NAME,
+        self.versions = {"hostscore": metadata.version("hostscore"),
+                         "encoder": ENCODER_NAME + (", bfloat16" if bfloat16() else ""),
                          "heads": heads_path.name, "heads_sha256": _short_hash(heads_path),
                          "outcome_sha256": _short_hash(outcome_path),
                          "profile": f"{self.profile.name} v{self.profile.version}"}

@@ -36,3 +36,20 @@ def test_a_failing_encoder_fails_each_waiting_conversation_and_none_hangs(scorer
     monkeypatch.setattr(encoder, "_embed", broken)
     results = scorer.score_conversations(dialogues[:3])
     assert [type(r) for r in results] == [RuntimeError] * 3
+
+
+def test_the_bfloat16_encoder_scores_within_a_point_of_float32(scorer, dialogues, monkeypatch):
+    from scorer.settings import settings
+
+    full = scorer.score_conversations(dialogues)
+    monkeypatch.setenv("HOSTSCORE_ENCODER_PRECISION", "bfloat16")
+    settings.cache_clear()  # settings are read once per process
+    try:
+        half = scorer.score_conversations(dialogues)
+    finally:
+        monkeypatch.delenv("HOSTSCORE_ENCODER_PRECISION")
+        settings.cache_clear()
+    # bfloat16 keeps 8 bits of mantissa: the embeddings move (cosine about 0.99998), the scores barely
+    moved = [abs(h.scores[q].score - f.scores[q].score) for f, h in zip(full, half) for q in f.scores]
+    assert 0 < max(moved) <= 1.0
+    assert [h.outcome.status for h in half] == [f.outcome.status for f in full]
