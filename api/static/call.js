@@ -9,6 +9,8 @@ const turns = [...document.querySelectorAll("#turns .turn[data-begin]")].map((el
   element, begin: Number(element.dataset.begin) / 1000, end: Number(element.dataset.end) / 1000,
 }));
 let current = null;
+let hasData = false;  // the player has had audio data (see seekTo)
+let pendingSeek = null;  // a position asked for before that
 
 // --- playing and following --------------------------------------------------------------------
 
@@ -23,9 +25,25 @@ function play() {
   });
 }
 
+// Chromium can stall for good when the position is set while the player has only the metadata
+// (seeking stays true, play never starts; about 1 in 10 seeks made right after the page opens): a
+// position asked for then is held, and set once the first audio data has arrived.
+function seekTo(seconds) {
+  if (hasData) {
+    audio.currentTime = seconds;
+    return;
+  }
+  pendingSeek = seconds;
+  follow();
+}
+
+function position() {
+  return pendingSeek ?? audio.currentTime;
+}
+
 function playFrom(seconds) {
   if (!audio) return;
-  audio.currentTime = seconds;
+  seekTo(seconds);
   play();
 }
 
@@ -49,11 +67,17 @@ function highlight(turn, scroll) {
 }
 
 function follow() {
-  highlight(turnAt(audio.currentTime), !audio.paused);
+  highlight(turnAt(position()), !audio.paused);
   if (timeline) timeline.draw();
 }
 
 if (audio) {
+  hasData = audio.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA;
+  audio.addEventListener("loadeddata", () => {
+    hasData = true;
+    if (pendingSeek !== null) audio.currentTime = pendingSeek;
+    pendingSeek = null;
+  });
   audio.addEventListener("timeupdate", follow);
   audio.addEventListener("seeked", follow);
   const waveform = document.getElementById("waveform");
@@ -82,7 +106,7 @@ document.addEventListener("click", (event) => {
 
 function step(direction) {
   if (!turns.length) return;
-  const now = audio ? audio.currentTime : (current ? current.begin : -1);
+  const now = audio ? position() : (current ? current.begin : -1);
   let index = current ? turns.indexOf(current) : -1;
   if (direction > 0) index = turns.findIndex((t) => t.begin > now + 0.05);
   else if (current && now - current.begin < 1) index -= 1;  // near a turn's start: go to the one before
@@ -90,9 +114,7 @@ function step(direction) {
   const turn = turns[index];
   highlight(turn, true);
   turn.element.focus({ preventScroll: true });
-  if (audio) {
-    audio.currentTime = turn.begin;
-  }
+  if (audio) seekTo(turn.begin);
 }
 
 document.addEventListener("keydown", (event) => {
@@ -150,7 +172,7 @@ function drawTimeline() {
     afterDatasetsDraw(chart) {
       if (!audio) return;
       const { ctx, chartArea, scales } = chart;
-      const x = scales.x.getPixelForValue(audio.currentTime);
+      const x = scales.x.getPixelForValue(position());
       ctx.save();
       ctx.strokeStyle = colour("--playhead");
       ctx.lineWidth = 2;
