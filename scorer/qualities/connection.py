@@ -104,7 +104,10 @@ def features(call: CallFacts) -> list[Feature]:
         dismissive = s.p("dismissive", "1")[agent]
         words = np.array([units[k].words for k in agent], dtype=float)
         worst = np.argsort(-dismissive * weight)[:2]
-        feats.append(Feature("dismissiveness", weighted_mean(dismissive, words), moments=[],
+        # engaged: where most of the agent's words went into the problem, its longest clearly engaged units
+        engaged = np.argsort(-words * (1 - dismissive))[:TOP_MOMENTS]
+        feats.append(Feature("dismissiveness", weighted_mean(dismissive, words),
+                             moments=[call.unit_moment(agent[k]) for k in engaged if dismissive[k] < 1 - SHOWN],
                              lowering_moments=[call.unit_moment(agent[k]) for k in worst
                                                if dismissive[k] >= SHOWN and weight[k] == 1.0]))
     else:
