@@ -171,6 +171,8 @@ def test_the_coaching_view_plays_each_quoted_moment(coach, uploaded):
     moment_s = int(quote.get_attribute("data-ms")) / 1000
     assert moment_s > 1
     quote.click()
+    # the position is set at once, or as soon as the first audio data arrives
+    page.wait_for_function(f"document.getElementById('audio').currentTime >= {moment_s - 0.05}", timeout=10_000)
     position = page.evaluate("document.getElementById('audio').currentTime")
     assert moment_s - 0.05 <= position <= moment_s + 1.5
     current = page.locator(".turn.current")
