@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from scorer.settings import Settings
 
@@ -47,23 +48,36 @@ class State:
     settings: Settings
     url: str
     data_dir: Path
-    pool: object  # jobs.pool.WorkerPool or jobs.celery_queue.CeleryQueue: .notify(), .ready
+    pool: object  # jobs.pool.WorkerPool or jobs.celery_queue.CeleryQueue: .notify(), .models
     limiter: RateLimiter
 
 
-def state(request: Request) -> State:
+async def state(request: Request) -> State:  # no I/O: on the event loop, not a thread
     return request.app.state.hostscore
 
 
 def db(request: Request):
-    with session(state(request).url) as s:
+    with session(request.app.state.hostscore.url) as s:
         yield s
 
 
 bearer = HTTPBearer(auto_error=False, description="an API key from `hostscore keys create`")
 
 
-def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer), session=Depends(db)) -> Principal:
+async def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    # One hop to a thread for the whole check, in a session of its own: each sync dependency is a hop
+    # of its own (a generator two), and at ten reads in flight the hops, not the queries, were most
+    # of the API's time (bench/README.md).
+    def check() -> Principal:
+        with session(request.app.state.hostscore.url) as s:
+            return identify(request, credentials, s)
+
+    return await run_in_threadpool(check)
+
+
+def identify(request: Request, credentials: HTTPAuthorizationCredentials | None, session) -> Principal:
+    """The caller, by API key or by the pages' session cookie, held to its request rate."""
+    hs = request.app.state.hostscore
     if credentials is None:
         who = browser(request, session)  # the pages' own requests: the audio element, uploads
         if who is None:
@@ -72,7 +86,7 @@ def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = 
         who = authenticate(session, credentials.credentials)
     if who is None:
         raise HTTPException(401, "the API key is not valid (unknown, revoked or mistyped)", headers={"WWW-Authenticate": "Bearer"})
-    if not state(request).limiter.allow(who.key_id):
+    if not hs.limiter.allow(who.key_id):
         raise HTTPException(429, "too many requests for this API key: slow down", headers={"Retry-After": "60"})
     return who
 
@@ -80,7 +94,7 @@ def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = 
 def browser(request: Request, session) -> Principal | None:
     """Who a signed-in browser is, from its session cookie. A request that changes something must come
     from this service's own pages (its Origin is this host)."""
-    who = sessions.principal(session, state(request).data_dir, request.cookies.get(sessions.COOKIE))
+    who = sessions.principal(session, request.app.state.hostscore.data_dir, request.cookies.get(sessions.COOKIE))
     if who is not None and request.method not in SAFE_METHODS and not same_origin(request):
         raise HTTPException(403, "a signed-in browser may change things only from this service's own pages")
     return who
@@ -95,8 +109,12 @@ def allowed(action: str):
     """A dependency: the caller, if their role may do ``action``."""
 
     async def check(who: Principal = Depends(caller)) -> Principal:  # no I/O: on the event loop, not a thread
-        if not who.may(action):
-            raise HTTPException(403, f"a {who.role} key may not do this ({action})")
-        return who
+        return permitted(who, action)
 
     return check
+
+
+def permitted(who: Principal, action: str) -> Principal:
+    if not who.may(action):
+        raise HTTPException(403, f"a {who.role} key may not do this ({action})")
+    return who

@@ -3,6 +3,7 @@ and loads the models once; the database is migrated before the first request).""
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -60,6 +61,9 @@ def create_app(config: Settings | None = None, start_workers: bool = True) -> Fa
         if start_workers:
             pool.start()
         background.start()
+        # What start-up made (the app, the imported libraries) lives as long as the process: kept out of
+        # the garbage collector's passes, a full one no longer stalls every request in flight (60-70 ms).
+        gc.freeze()
         yield
         background.stop()
         pool.stop()

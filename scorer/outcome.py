@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .characteristics import Characteristics, Silence
-from .conversation import AGENT, CUSTOMER, Conversation, Turn
+from .conversation import AGENT, CUSTOMER, Conversation, Turn, Word
 from .evidence import Moment, moment, span
 from .heads import HEADS, Head, TurnSignals, predict
 
@@ -53,6 +53,9 @@ HOLD_ANNOUNCEMENT = re.compile(r"\b(?:" + "|".join((
 HOLD_RETURN = re.compile(r"\b(?:thank(?:s| you)(?: so much| very much)? for (?:holding|waiting|your patience|being patient|"
                          r"bearing with me)|sorry (?:about|for) the wait|sorry to keep you waiting)\b")
 HOLD_START_MS = 20000  # the line must go quiet within this long after the announcement
+# ... with little more said first ("I'll be right back", "Sure."): "one second" followed by the
+# answer, and a silence after 20 s of it, is an answer, not a hold.
+HOLD_MAX_TALK_MS = 5000
 # A hold the customer was not told about weighs this much more than an announced one of the same length.
 UNANNOUNCED_HOLD_WEIGHT = 1.5
 # Two transfer statements closer than this are one transfer said twice ("I'll put you through ... putting you through now").
@@ -288,7 +291,8 @@ def find_holds(conversation: Conversation, silences: list[Silence] | None) -> tu
         end = turns[back].begin_ms if back is not None else s.end_ms
         thanks = next((moment(conversation, r) for r in returns if back is not None and back <= r <= back + 2
                        and turns[r].begin_ms - end <= HOLD_START_MS), None)
-        told = [i for i, at in announcements if at <= s.begin_ms <= at + HOLD_START_MS]
+        told = [i for i, at in announcements if at <= s.begin_ms <= at + HOLD_START_MS
+                and _talk_ms(turns, at, s.begin_ms) <= HOLD_MAX_TALK_MS]
         if holds and s.begin_ms < holds[-1].end_ms:  # the customer spoke into the hold; it goes on
             continue
         if told and told[-1] in by_announcement:  # quiet again before the agent said anything new: the same hold
@@ -303,6 +307,13 @@ def find_holds(conversation: Conversation, silences: list[Silence] | None) -> tu
         else:
             dead_air.append(span("", s.begin_ms, s.end_ms, f"{s.duration_ms / 1000:.0f} s of silence"))
     return holds, dead_air
+
+
+def _talk_ms(turns: list[Turn], begin_ms: int, end_ms: int) -> int:
+    """How long anyone spoke between two moments, by the words where known (a turn's span holds its
+    pauses). Either party: which voice it was may be misjudged on a mono call, that it spoke is not."""
+    spans = [(w.begin_ms, w.end_ms) for t in turns for w in (t.words or [Word(t.text, t.begin_ms, t.end_ms)])]
+    return sum(max(0, min(b, end_ms) - max(a, begin_ms)) for a, b in spans)
 
 
 def _announced_at(turn: Turn) -> int:

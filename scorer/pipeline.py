@@ -17,14 +17,14 @@ from . import heads as turn_heads
 from .audio import SAMPLE_RATE, Audio, load_audio, to_float
 from .characteristics import measure
 from .crosstalk import remove_echo
-from .encoder import bfloat16, coalesce
+from .encoder import bfloat16, coalesce, load_encoder
 from .conversation import AGENT, CUSTOMER, Conversation, Turn, Word, build_turns, from_dict, has_times
 from .outcome import OUTCOME_MODEL_PATH, decide
 from .qualities import PROFILE_PATH, QUALITIES, CallFacts, Profile, load_profile, score_quality
 from .qualities import connection, energy, satisfaction
 from .result import CallInfo, CallResult, Speakers
 from .settings import DEFAULT_MODEL
-from .speakers import PARTY_MODEL_PATH, assign_parties, identify_agent, load_party_model
+from .speakers import PARTY_MODEL_PATH, assign_parties, identify_agent, load_party_model, load_voice_encoder
 from .transcribe import DEVICES, ENGINES, Progress, Segment, Transcriber, load_transcriber
 from .vad import has_speech
 
@@ -93,6 +93,14 @@ class Scorer:
                 # transcript in words no head understands
                 self._transcriber = load_transcriber(self.engine, self.model, self.device, language="en")
         return self._transcriber
+
+    def load(self) -> "Scorer":
+        """Load every model now rather than for the first call: a service loads them before it says
+        it is ready, and a worker before it takes a call."""
+        self.transcriber
+        load_encoder()
+        load_voice_encoder()
+        return self
 
     # --- audio ---------------------------------------------------------------------------------
 

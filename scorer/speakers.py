@@ -63,7 +63,7 @@ class SpeakerSegment:
 
 
 @lru_cache(maxsize=1)
-def _voice_encoder():
+def load_voice_encoder():
     with warnings.catch_warnings():  # resemblyzer's webrtcvad imports the deprecated pkg_resources
         warnings.simplefilter("ignore", UserWarning)
         from resemblyzer import VoiceEncoder
@@ -114,7 +114,7 @@ def _embed(samples: np.ndarray, windows: list[tuple[int, int]]) -> np.ndarray:
     spectrogram computed once for the whole call."""
     import torch
 
-    encoder = _voice_encoder()
+    encoder = load_voice_encoder()
     mel = _mel(samples)
     outputs = []
     # batches bound the LSTM's memory on long calls (a two-hour call has ~14,000 windows)

@@ -165,9 +165,15 @@ def test_failing_three_times_is_failed_with_the_reason(stack, tmp_path, resolved
     (broken / "model.bin").write_bytes(os.urandom(4096))
     (broken / "config.json").write_text("{}")
     stack.env["HOSTSCORE_MODEL"] = str(broken)
+    stack.ready_path = "/healthz"  # never ready with a model that will not load: up, and saying why
     stack.start()
     if stack.worker:
         stack.worker.start()
+    else:  # the embedded worker tried to load the model at start-up, and readiness says why it failed
+        deadline = time.monotonic() + 120
+        while (ready := httpx.get(f"{stack.url}/readyz")).json()["checks"]["models"] == "loading" and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert ready.status_code == 503 and str(broken) in ready.json()["checks"]["models"]
     call_id = post_audio(stack, resolved_stereo_8k.path)
     done = stack.wait_for(call_id, timeout=120)
     assert done["status"] == "FAILED" and done["attempts"] == 3

@@ -70,6 +70,23 @@ def test_account_holder_and_household_are_not_holds():
     assert len(effort.dead_air) == 1 and effort.dead_air[0].begin_ms == 9000
 
 
+def test_one_second_followed_by_the_answer_is_not_a_hold():
+    """As on the real agent-side recording: "one second", then the answer at once; the silence 15 s
+    later is the customer's next question, not a hold the agent announced."""
+    effort = effort_of(timed([
+        (A, 0, 3, "Thanks for calling AcmeBank, this is Babu."),
+        (C, 3.5, 6, "Hi, what does the rewards card give back?"),
+        (A, 6.5, 7.2, "One second."),
+        (A, 7.5, 22, "Right, so the rewards card gives you two percent cash back on everything you buy, "
+                     "with no cap, and it's paid into your account every month."),
+        # 8 s: the customer thinking of the next question
+        (C, 30, 33, "And is there a fee for it?"),
+        (A, 33.5, 36, "No, there's no annual fee."),
+    ]))
+    assert effort.holds == [] and effort.hold_ms == 0
+    assert len(effort.dead_air) == 1 and effort.dead_air[0].begin_ms == 22000
+
+
 def test_holds_in_text_without_times_are_counted_once_per_announcement():
     conversation = from_dict({"turns": [
         {"speaker": "AGENT", "text": "Thanks for holding, you're through to Homestead, this is Josh."},

@@ -32,12 +32,6 @@ KNOWN_GAPS = {
         "the customer speaks off this agent-only recording, and those gaps are read as the agent making them wait",
     ("connection", "azure_katiesteve.wav"):
         "two colleagues chatting, not a service call: the dismissive head misreads banter as brushing off",
-    ("holds", "aws_lca_Auto_Repairs_40_UTC_caller.wav"):
-        "the caller's own track is one voice taken as the agent's (the party classifier reads the caller's words "
-        "as the agent's, log-odds +0.75), so the caller's question about in-house repairs (transfer 0.85 with "
-        "Whisper base) counts as the agent transferring the call",
-    ("holds", "aws_lca_demo_agent.wav"):
-        "\"one second\" before the customer's off-recording reply is taken for an announced hold",
     ("one_voice", "aws_lca_demo_agent.wav"):
         "mono diarization finds a second voice in a one-speaker recording (intonation splits it)",
     ("one_voice", "azure_callcenter_sample.wav"):

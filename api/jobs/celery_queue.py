@@ -53,7 +53,7 @@ class CeleryQueue:
         self._checked: tuple[float, str] | None = None  # (when, what the last check said)
         self._check_lock = threading.Lock()
 
-    ready = True  # the API scores nothing itself: the workers load the models before they take a task
+    models = "loaded"  # the API scores nothing itself: the workers load the models before they take a task
 
     def start(self) -> None:
         try:
@@ -129,6 +129,7 @@ def run_worker(jobs: CeleryQueue, data_dir: Path, scorer, loglevel: str = "INFO"
             except Exception:  # noqa: BLE001 - the broker or database may be back at the next sweep
                 log.exception("sweeping the queue")
 
+    worker.load(scorer)  # before the first task; a model that will not load fails each call with the reason
     jobs.start()
     threading.Thread(target=sweeping, name="hostscore-sweep", daemon=True).start()
     try:

@@ -3,6 +3,7 @@ the queue, woken when a call arrives and otherwise polling; expired leases are r
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ class WorkerPool:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self._scorer: Scorer | None = None
+        self.load_error: str | None = None
         self._scorer_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self.on_finished = None  # called with (call_id, status) after each job: webhooks, metrics
@@ -30,12 +32,21 @@ class WorkerPool:
     def scorer(self) -> Scorer:
         with self._scorer_lock:  # one Scorer for every thread: the models are loaded once
             if self._scorer is None:
-                self._scorer = self.scorer_factory()
+                scorer = self.scorer_factory()
+                self.load_error = worker.load(scorer)
+                self._scorer = scorer
+                # The models are never garbage: kept out of the collector's passes, as the API's own
+                # objects are (main.py's lifespan), so a full pass no longer stalls every request in
+                # flight (60-70 ms over the models' objects; bench/README.md).
+                gc.freeze()
             return self._scorer
 
     @property
-    def ready(self) -> bool:
-        return self._scorer is not None
+    def models(self) -> str:
+        """Readiness's word on the models: "loaded", "loading" or why they did not load."""
+        if self._scorer is None:
+            return "loading"
+        return f"not loaded: {self.load_error}" if self.load_error else "loaded"
 
     def start(self) -> None:
         # a call left IN_PROGRESS by a process that is gone is requeued at once, not after its lease

@@ -17,6 +17,18 @@ from . import queue
 log = logging.getLogger("hostscore.worker")
 
 
+def load(scorer: Scorer) -> str | None:
+    """Load the scorer's models before the first call: None when they loaded, else why not. A model
+    that will not load does not stop the worker: each call then fails with the reason (``run``) and is
+    FAILED after its attempts, rather than waiting on a worker that never starts."""
+    try:
+        scorer.load()
+    except Exception as e:  # noqa: BLE001 - said by readiness and by every call's failure
+        log.exception("loading the models")
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
 def run(url: str, data_dir: Path, scorer: Scorer, held: queue.Claim, lease_s: float, attempts: int) -> str | None:
     """Score the claimed call and store its result or failure; returns the call's new status.
     Bad input (the library's ValueError: a corrupt or silent-length recording, a bad transcript) fails

@@ -30,7 +30,7 @@ def readyz(response: Response, hs: State = Depends(state)):
     except Exception as e:  # noqa: BLE001 - any failure is "not ready", said in words
         checks["database"] = f"unreachable: {type(e).__name__}"
     checks["queue"] = hs.pool.check()
-    checks["models"] = "loaded" if hs.pool.ready else "loading"
+    checks["models"] = hs.pool.models
     ready = checks["database"] == "ok" and checks["queue"] == "ok" and checks["models"] == "loaded"
     response.status_code = 200 if ready else 503
     return {"status": "ready" if ready else "not ready", "checks": checks}

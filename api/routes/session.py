@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
-from ..deps import db, same_origin, state
+from ..deps import State, db, same_origin, state
 from ..services import sessions
 from .templating import templates
 
@@ -28,10 +28,10 @@ def sign_in_page(request: Request, next: str | None = None):
 
 @router.post("/sign-in")
 def sign_in(request: Request, key: Annotated[str, Form(max_length=500)], next: Annotated[str | None, Form()] = None,
-            session: Session = Depends(db)):
+            session: Session = Depends(db), hs: State = Depends(state)):
     if not same_origin(request):
         raise HTTPException(403, "sign in from this service's own sign-in page")
-    signed = sessions.sign_in(session, state(request).data_dir, key)
+    signed = sessions.sign_in(session, hs.data_dir, key)
     if signed is None:
         return templates.TemplateResponse(request, "sign_in.html", status_code=401, context={
             "next": local(next), "error": "That key is not valid: it is unknown, revoked or mistyped."})
