@@ -89,9 +89,9 @@ def post_transcript(response: Response, conversation: dict,
 @router.get("/calls/{call_id}", response_model=CallDetail, responses=ERRORS)
 async def get_call(call_id: str, request: Request,
                    credentials: HTTPAuthorizationCredentials | None = Depends(bearer)):
-    """What platforms poll. The key's check, the query and the JSON are one hop to a thread: as sync
-    dependencies and a sync endpoint they were four, which at ten reads in flight doubled the
-    API's time per read (bench/README.md)."""
+    # What platforms poll. The key's check, the query and the JSON are one hop to a thread: as sync
+    # dependencies and a sync endpoint they were four, which at ten reads in flight doubled the API's
+    # time per read (bench/README.md).
     def read() -> bytes:
         with open_session(request.app.state.hostscore.url) as session:
             who = permitted(identify(request, credentials, session), "read")
