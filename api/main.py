@@ -23,6 +23,7 @@ from .deps import RateLimiter, State
 from .jobs.celery_queue import CeleryQueue
 from .jobs.pool import WorkerPool
 from .routes import calls, health, pages, reports, session, webhooks
+from .timing import ServerTiming
 
 log = logging.getLogger("hostscore.api")
 
@@ -72,6 +73,7 @@ def create_app(config: Settings | None = None, start_workers: bool = True) -> Fa
                   description="Contact-centre conversation quality: connection, energy, satisfaction, outcome and "
                               "effort for every call, with evidence. Authenticate with `Authorization: Bearer <key>`.")
     app.state.hostscore = hs
+    app.add_middleware(ServerTiming)
     app.include_router(calls.router)
     app.include_router(webhooks.router)
     app.include_router(reports.router)

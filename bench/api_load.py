@@ -73,8 +73,9 @@ async def uploads(url: str, headers: dict, path: Path, n: int) -> tuple[list[flo
     return times, n - len(ok), [r.json()["id"] for r in ok]
 
 
-async def reads(url: str, headers: dict, ids: list[str], n: int, concurrency: int = 10) -> tuple[list[float], int]:
-    times, errors = [], 0
+async def reads(url: str, headers: dict, ids: list[str], n: int, concurrency: int = 10) -> tuple[list[float], list[float], int]:
+    """Each read's time as the client saw it, and as the server did (its Server-Timing header)."""
+    times, inside, errors = [], [], 0
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
         async def worker(k: int):
             nonlocal errors
@@ -83,11 +84,12 @@ async def reads(url: str, headers: dict, ids: list[str], n: int, concurrency: in
                 try:
                     r = await client.get(f"/v1/calls/{ids[i % len(ids)]}")
                     errors += r.status_code != 200
+                    inside.append(float(r.headers["server-timing"].split("dur=")[1]) / 1000)
                 except httpx.HTTPError:
                     errors += 1
                 times.append(time.perf_counter() - started)
         await asyncio.gather(*(worker(k) for k in range(concurrency)))
-    return times, errors
+    return times, inside, errors
 
 
 def main(argv=None) -> int:
@@ -135,8 +137,8 @@ def main(argv=None) -> int:
             sf.write(small, np.random.default_rng(1).normal(0, 0.05, (8000 * 5, 2)), 8000, subtype="PCM_16")
             up_times, up_errors, ids = asyncio.run(uploads(url, headers, small, args.uploads))
             cpu_before = cpu_s(server.pid)
-            read_times, read_errors = (asyncio.run(reads(url, headers, ids, args.reads, args.read_concurrency))
-                                       if ids else ([], args.reads))
+            read_times, server_times, read_errors = (asyncio.run(reads(url, headers, ids, args.reads, args.read_concurrency))
+                                                     if ids else ([], [], args.reads))
             # the embedded worker scores meanwhile: its CPU is counted too, so this is a bound in that mode
             read_cpu_ms = (cpu_s(server.pid) - cpu_before) / args.reads * 1000
 
@@ -173,6 +175,8 @@ def main(argv=None) -> int:
     print(f"| {args.uploads} concurrent uploads (5 s stereo WAV): p50 / p99 ms | {ms(percentile(up_times, 50))} / {ms(percentile(up_times, 99))} | |")
     print(f"| {args.reads} status reads ({args.read_concurrency} at a time): p50 / p99 ms | {ms(percentile(read_times, 50))} / "
           f"{ms(percentile(read_times, 99))} | p99 < 50 ms: {'PASS' if percentile(read_times, 99) < 0.05 else 'FAIL'} |")
+    print(f"| the same reads inside the server (Server-Timing): p50 / p99 ms | {ms(percentile(server_times, 50))} / "
+          f"{ms(percentile(server_times, 99))} | |")
     print(f"| API process CPU per status read{' (and the scoring meanwhile)' if not args.broker_url else ''}: ms | "
           f"{read_cpu_ms:.1f} | |")
     print(f"| errors (uploads, reads, the big upload) | {errors} ({up_errors}, {read_errors}, {big_error}) | 0: {'PASS' if errors == 0 else 'FAIL'} |")

@@ -3,6 +3,8 @@ posts, what a supervisor reads, and what a stranger cannot do."""
 
 import json
 
+import time
+
 import httpx
 import jsonschema
 import pytest
@@ -192,6 +194,16 @@ def test_health_readiness_and_metrics(service):
     assert 'hostscore_uploads_total{kind="text"}' in metrics and 'hostscore_uploads_total{kind="audio"}' in metrics
     assert 'hostscore_stage_seconds_count{stage="transcription"}' in metrics
     assert "/v1/calls" in httpx.get(f"{service.url}/openapi.json").json()["paths"]
+
+
+def test_every_answer_says_how_long_the_service_took(service):
+    """Server-Timing (``app;dur=`` milliseconds): the service's own time, apart from the network's."""
+    started = time.perf_counter()
+    answer = httpx.get(f"{service.url}/v1/calls/no-such-call", headers=service.headers())
+    took_ms = (time.perf_counter() - started) * 1000
+    assert answer.status_code == 404
+    name, duration = answer.headers["server-timing"].split(";dur=")
+    assert name == "app" and 0 < float(duration) <= took_ms
 
 
 def test_the_agent_channel_given_with_an_upload_is_obeyed_and_checked(service, resolved_stereo_8k):
