@@ -31,6 +31,11 @@ HOP_MS = 500
 # full-length windows, 250 ms pieces gave 0.991 of speech time to the right party on the 20 mono agreement
 # calls, against 0.976 at 400 ms.
 MIN_WINDOW_MS = 250
+# Windows at least this long shape the voices (the clusters' centroids); shorter ones are judged against
+# them. A party who speaks only in short bursts still needs windows of their own there: in
+# azure_katiesteve_mono every one of Steve's replies ("No, tell me more.", two phrases of 1.1-1.2 s) is
+# under 1.5 s, so at WINDOW_MS he shaped no voice and was found as Katie's.
+FIT_MIN_MS = 1000
 EMBED_BATCH = 512
 MEL_BLOCK_FRAMES = 6000  # 60 s of mel frames computed at a time
 SUM_BLOCK = 1 << 20  # samples squared and summed at a time
@@ -84,7 +89,7 @@ def diarize(samples: np.ndarray, num_speakers: int = 2,
     if not windows:
         return []
     embeddings = _embed(samples, windows)
-    labels = _cluster(embeddings, num_speakers, np.array([e - b >= WINDOW_MS for b, e in windows]))
+    labels = _cluster(embeddings, num_speakers, np.array([e - b >= FIT_MIN_MS for b, e in windows]))
 
     n_frames = len(samples) * 1000 // SAMPLE_RATE // FRAME_MS + 1
     frame_labels = _frame_labels(regions, windows, labels, n_frames)

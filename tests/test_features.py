@@ -93,3 +93,17 @@ def test_evidence_is_measured_from_the_neutral_value_where_one_is_defined():
     assert score_quality(model, [Feature("closing_gratitude", 0.0)]).evidence == []
     thanked = score_quality(model, [Feature("closing_gratitude", 0.9)]).evidence
     assert thanked and thanked[0].effect > 0 and "warmly" in thanked[0].reason
+
+
+def test_a_lowering_reason_names_a_behaviour_only_with_a_moment_that_shows_it():
+    """An agent a little less warm than the fitting data's typical call was not "curt or rude": that
+    is said only with a rude reply to show for it."""
+    from scorer.evidence import Moment
+
+    model = QualityModel(0.0, {"politeness": 0.5}, {"politeness": 0.8}, {"politeness": 0.2})
+    plain = score_quality(model, [Feature("politeness", 0.5, lowering_moments=[])]).evidence
+    assert plain[0].effect < 0 and "rude" not in plain[0].reason.replace("never rude", ""), plain
+    rude = Moment(3, "AGENT", 9000, 11000, "That's not my problem.")
+    curt = score_quality(model, [Feature("politeness", 0.5, lowering_moments=[rude])]).evidence
+    assert curt[0].reason == "agent was curt or rude" and curt[0].moments == [rude]
+

@@ -64,6 +64,9 @@ class FeatureSpec:
     lowers: str  # reason shown when it lowered the score
     measures: str  # what it measures, in plain words (docs/qualities.md)
     neutral: float | None = None  # the value that says nothing either way, where one exists
+    # Reason shown when it lowered the score and no moment shows the behaviour ``lowers`` names: the call
+    # was below the typical one, and nothing in it was, say, rude. "" where ``lowers`` claims no behaviour.
+    lowers_unshown: str = ""
 
 
 @dataclass
@@ -260,7 +263,11 @@ def score_quality(model: QualityModel, features: list[Feature], max_evidence: in
         if abs(effect) < 0.5:
             continue
         moments = f.moments if effect > 0 or f.lowering_moments is None else f.lowering_moments
-        reason = (f.raises or spec.raises) if effect > 0 else (f.lowers or spec.lowers)
+        if effect > 0:
+            reason = f.raises or spec.raises
+        else:
+            # "curt or rude" only with a curt or rude moment to show for it
+            reason = f.lowers or (spec.lowers_unshown if not moments and spec.lowers_unshown else spec.lowers)
         evidence.append(Evidence(reason, round(effect, 1), f.name, round(f.value, 3), moments))
     evidence.sort(key=lambda e: abs(e.effect), reverse=True)
     return QualityScore(round(score, 1), confidence(model, features, logit), evidence[:max_evidence], values)

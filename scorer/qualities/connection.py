@@ -28,23 +28,26 @@ SPECS = (
                 "empathy in the agent's reply to each customer unit: acknowledging, reflecting (\"that sounds "
                 "frustrating after waiting all week\") or exploring (\"what worries you most about it?\"); each reply "
                 "counts by how upset the customer it answers was (squared; when the customer was upset at all, only those "
-                "replies count), a reply to a bare \"okay\" little"),
+                "replies count), a reply to a bare \"okay\" little",
+                lowers_unshown="agent acknowledged the customer's feelings and situation less than in a typical call"),
     FeatureSpec("builds_on_customer", +1, 0.3, 0.35, 0.1,
                 "agent's replies built on what the customer said",
                 "agent's replies did not pick up what the customer said",
                 "active listening: how closely each agent reply takes up the customer unit it answers "
                 "(encoder similarity), weighted like acknowledgement"),
     FeatureSpec("personalisation", +1, 0.4, 0.15, 0.1,
-                "agent used the customer's name and details", "agent never personalised the conversation",
+                "agent used the customer's name and details", "agent rarely used the customer's name and details",
                 "the agent using the customer's name and details (mean over the agent's units; fragments weigh little)"),
     FeatureSpec("politeness", +1, 0.5, 0.3, 0.25,
                 "agent was courteous throughout", "agent was curt or rude",
                 "courteous minus rude language from the agent (mean over units, each counted by how clearly, beyond even "
-                "odds, it is either; a one- or two-word fragment weighs a third or less)"),
+                "odds, it is either; a one- or two-word fragment weighs a third or less)",
+                lowers_unshown="agent was less warmly courteous than in a typical call, though never rude"),
     FeatureSpec("dismissiveness", -1, 0.8, 0.1, 0.1,
                 "agent stayed engaged with the problem", "agent brushed the customer off",
                 "share of the agent's words said in brush-offs (\"nothing I can do\", \"not my department\", "
-                "blaming), each unit counted by how sure the head is"),
+                "blaming), each unit counted by how sure the head is",
+                lowers_unshown="agent engaged with the problem less than in a typical call"),
     FeatureSpec("agent_interruptions", -1, 0.6, 0.0, 1.0,
                 "agent let the customer finish", "agent talked over the customer",
                 "the agent taking the floor while the customer is still speaking (per 5 minutes; backchannels "

@@ -41,7 +41,8 @@ SPECS = (
     FeatureSpec("customer_effort", -1, 0.6, 0.3, 0.3,
                 "the customer had little to do", "the customer had to work hard: repeats, holds or transfers",
                 "the effort score below /100: repeats, holds, transfers, dead air and the customer saying it was hard "
-                "(\"third time I've called\")"),
+                "(\"third time I've called\")",
+                lowers_unshown="the customer had a little more to do than in a typical call"),
 )
 
 
@@ -74,7 +75,5 @@ def features(call: CallFacts) -> list[Feature]:
     feats.append(Feature("outcome", OUTCOME_VALUE[outcome.status], f"the problem was {outcome.status} on the call",
                          f"the call ended {outcome.status}" if outcome.status != "resolved" else "", outcome.evidence))
     effort = outcome.effort
-    feats.append(Feature("customer_effort", effort.score / 100, "the customer had little to do",
-                         "the customer had to work hard: repeats, holds or transfers",
-                         effort.moments[:4]))
+    feats.append(Feature("customer_effort", effort.score / 100, moments=effort.moments[:4]))
     return feats
