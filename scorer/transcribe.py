@@ -41,6 +41,14 @@ SOUND_FRAME_MS = 10
 SOUND_BELOW_PEAK = 10 ** (-30 / 10)  # in power
 SOUND_CONTEXT_MS = 1000
 EDGE_PAUSE_MS = 300
+# Whisper starts a segment's first word where the previous segment ended. When that segment runs on
+# across the join of two stretches of speech, its first word or two are left at the end of the
+# earlier stretch, seconds before the rest of their sentence: on a synthesised 8 kHz stereo call the
+# customer's "I" of "I can't thank you enough" sat 9.2 s early, inside the agent's turn, and split the
+# customer's turn in two. Such words, touching the previous segment's last word and followed by a
+# join-length pause inside their own segment, are moved to just before the rest of it.
+STRANDED_MAX_WORDS = 2
+STRANDED_TOUCH_MS = 20
 # A segment Whisper itself rates as probably not speech is dropped, whatever text it produced.
 NO_SPEECH_PROB = 0.9
 # openai-whisper gets speech in pieces of about one 30 s window, so progress can be reported.
@@ -106,6 +114,7 @@ class Transcriber:
         segments = sorted(segments + self._decode_unheard(samples, regions, segments), key=lambda s: s.begin_ms)
         speech = [s for s in segments if s.speech]
         _fit_to_sound([w for s in speech for w in s.words], samples)
+        _rejoin_stranded_words(speech)  # after the fit: the rest of the segment starts at its sound
         if not speech:
             language = self.language  # faster-whisper "detects" a language in silence too
         if progress:
@@ -287,6 +296,23 @@ def _segment(text, start, end, words, no_speech_prob) -> Segment | None:
     if not kept:
         return None
     return Segment(text.strip(), _ms(start), max(_ms(end), kept[-1].end_ms), kept)
+
+
+def _rejoin_stranded_words(segments: list[Segment]) -> None:
+    """Move a segment's first words that Whisper left at the previous segment's end, a pause of
+    VAD_MIN_SILENCE_MS or more before the rest of their own segment, to just before that rest."""
+    for previous, segment in zip(segments, segments[1:]):
+        words = segment.words
+        if words[0].begin_ms - previous.words[-1].end_ms > STRANDED_TOUCH_MS:
+            continue
+        for k in range(min(STRANDED_MAX_WORDS, len(words) - 1)):
+            shift = words[k + 1].begin_ms - words[k].end_ms
+            if shift >= VAD_MIN_SILENCE_MS:
+                for word in words[: k + 1]:
+                    word.begin_ms += shift
+                    word.end_ms += shift
+                segment.begin_ms = words[0].begin_ms
+                break
 
 
 def _fit_to_sound(words: list[Word], samples: np.ndarray) -> None:

@@ -8,7 +8,9 @@ import pytest
 from scorer import synth
 from scorer.audio import SAMPLE_RATE, load_audio, to_int16
 from scorer import vad
-from scorer.transcribe import BEAM_SIZE, BEST_OF, ENGINES, VAD_MIN_SILENCE_MS, VAD_PAD_MS, VAD_THRESHOLD, load_transcriber, unheard
+from scorer.conversation import Word
+from scorer.transcribe import (BEAM_SIZE, BEST_OF, ENGINES, VAD_MIN_SILENCE_MS, VAD_PAD_MS, VAD_THRESHOLD, Segment,
+                               _rejoin_stranded_words, load_transcriber, unheard)
 from scorer.whisper_features import BlockFeatureExtractor
 from scorer.whisper_models import ct2_model_dir
 
@@ -236,3 +238,28 @@ def test_speech_whisper_skipped_is_found_between_the_words_it_heard():
     assert unheard(regions, heard, 2000) == [(1500, 6800)]
     assert unheard(regions, [], 2000) == [(0, 13000)]
     assert unheard([], heard, 2000) == []
+
+
+def _segment(*words: tuple[str, int, int]) -> Segment:
+    return Segment(" ".join(w for w, _, _ in words), words[0][1], words[-1][2], [Word(*w) for w in words])
+
+
+def test_a_first_word_left_at_the_previous_segments_end_rejoins_its_sentence():
+    """faster-whisper base on a synthesised stereo call's customer channel: "I" of "I can't thank you
+    enough" started where "goodness." ended, 9.2 s before "can't", inside the agent's turn."""
+    before = _segment(("Oh,", 50400, 50520), ("thank", 50680, 50740), ("goodness.", 50740, 51120))
+    stranded = _segment(("I", 51120, 51190), ("can't", 60420, 60830), ("thank", 60830, 60970), ("enough.", 61150, 61390))
+    _rejoin_stranded_words([before, stranded])
+    assert [(w.begin_ms, w.end_ms) for w in stranded.words[:2]] == [(60350, 60420), (60420, 60830)]
+    assert stranded.begin_ms == 60350
+    assert [(w.begin_ms, w.end_ms) for w in before.words] == [(50400, 50520), (50680, 50740), (50740, 51120)]
+
+
+def test_words_after_a_real_pause_or_deep_in_a_segment_stay_where_they_are():
+    before = _segment(("Hello.", 1000, 1400))
+    paused = _segment(("So", 1900, 2100), ("anyway", 6000, 6400))  # not touching the segment before
+    # touching the segment before, but its pause comes after three words: a sentence, not a stranded word
+    deep = _segment(("Yes", 6400, 7200), ("I", 7200, 7300), ("can", 7300, 7500), ("see", 12000, 12300))
+    _rejoin_stranded_words([before, paused, deep])
+    assert [(w.begin_ms, w.end_ms) for w in paused.words] == [(1900, 2100), (6000, 6400)]
+    assert [(w.begin_ms, w.end_ms) for w in deep.words] == [(6400, 7200), (7200, 7300), (7300, 7500), (12000, 12300)]
