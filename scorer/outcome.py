@@ -282,13 +282,18 @@ def find_holds(conversation: Conversation, silences: list[Silence] | None) -> tu
     """Holds, and the silences that were only dead air. With times, a hold is the line going quiet
     within HOLD_START_MS of the agent announcing it, or a silence the agent thanks the customer for;
     it lasts until the agent is back, however often the customer speaks into it, and each
-    announcement makes one hold. Without times, each announcement is a hold of unknown length: text
-    cannot show a silence nobody announced."""
+    announcement makes one hold. Without silences (text, or a recording of one side, whose gaps may be
+    the other party speaking), each announcement is a hold of unknown length: text cannot show a silence
+    nobody announced. Where the turns have times, an announcement the agent talks on through (more than
+    HOLD_MAX_TALK_MS within HOLD_START_MS: "one second" and the answer) is no hold."""
     turns = conversation.turns
     announcements = [(i, _announced_at(turns[i])) for i, t in enumerate(turns)
                      if t.speaker == AGENT and HOLD_ANNOUNCEMENT.search(t.text.lower())]
     returns = [i for i, t in enumerate(turns) if t.speaker == AGENT and HOLD_RETURN.search(t.text.lower())]
     if silences is None:
+        if conversation.timed:
+            announcements = [(i, at) for i, at in announcements
+                             if _talk_ms(turns, at, at + HOLD_START_MS) <= HOLD_MAX_TALK_MS]
         holds = [Hold(turns[i].begin_ms, turns[i].end_ms, None, moment(conversation, i), None) for i, _ in announcements]
         for r in returns:  # thanks for holding closes the hold before it ("thanks for holding, you're through" opens calls)
             before = [h for h in holds if h.announcement.turn < r]

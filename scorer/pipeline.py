@@ -37,6 +37,8 @@ SIDES = ("left", "right")
 AGENT_CHANNELS = ("auto", *SIDES)
 # What a dead stereo side leaves unmeasurable: the gaps and overlaps between the two parties.
 TWO_SIDED_MEASURES = ("silences", "latency", "interruptions", "talk_balance")
+# What a recording of one side cannot show: its gaps may be the other party speaking off the recording.
+ONE_SIDE = "silences between turns, latency, interruptions and talk balance need both sides"
 # Under this a recording holds a greeting or a fragment, not a conversation a supervisor could judge.
 MIN_CONVERSATION_MS = 10_000
 # Text conversations scored together: enough texts for full encoder batches of like length.
@@ -178,7 +180,7 @@ class Scorer:
         if bool(words[0]) != bool(words[1]):
             live = 0 if words[0] else 1
             skipped["one_side"] = (f"only the {parties[live].lower()}'s side was heard (the {SIDES[1 - live]} channel has "
-                                   "no speech): silences between turns, latency, interruptions and talk balance need both sides")
+                                   f"no speech): {ONE_SIDE}")
         labelled = [(parties[i], w) for i in (0, 1) for w in words[i]]
         conversation = Conversation(build_turns(labelled), duration_ms)
         return conversation, {AGENT: channels[agent_index], CUSTOMER: channels[1 - agent_index]}, speakers
@@ -229,6 +231,7 @@ class Scorer:
         decision = parties.decision
         if len({t.speaker for t in parties.turns}) < 2:
             skipped["speakers"] = "only one voice found in the mono recording: every turn is taken as the agent's"
+            skipped["one_side"] = f"only one voice was heard in the mono recording: {ONE_SIDE}"
         elif decision.uncertain:
             skipped["speakers"] = (f"which voice is the agent is uncertain (confidence {decision.confidence:.2f}): "
                                    "the roles may be swapped; see speakers.evidence")

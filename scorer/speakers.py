@@ -54,6 +54,11 @@ SAME_SPEAKER_SIMILARITY = 0.9
 # little ("Yes.", "Thanks, bye."): 0.61-0.81 measured for such callers (synthesised 8 kHz calls;
 # azure_katiesteve_mono, 3 windows). A small cluster closer than this is one speaker split on intonation.
 DISTINCT_VOICE_SIMILARITY = 0.85
+# Two voices closer than DISTINCT_VOICE_SIMILARITY whose words both clearly read as the agent's (mean agent
+# log-odds at least this) are one agent: a one-speaker recording splits on intonation or line conditions
+# as far apart as two real speakers (aws_lca_demo_agent: 0.875, its halves +1.52 and +0.72; two speakers
+# in pyannote's sample 0.882), but a caller does not talk like the agent for a whole call.
+ONE_PARTY_LEANING = 0.5
 
 
 @dataclass
@@ -83,18 +88,25 @@ def diarize(samples: np.ndarray, num_speakers: int = 2,
     first appearance; a call with one voice comes back with label 0 only, silence with no segments.
     Speech too short to embed (under MIN_WINDOW_MS) takes the label of the nearest window in time.
     ``regions``: the samples' voice activity when already found (``Transcript.speech_regions``)."""
+    return _voices(samples, num_speakers, regions)[0]
+
+
+def _voices(samples: np.ndarray, num_speakers: int = 2,
+            regions: list[tuple[int, int]] | None = None) -> tuple[list[SpeakerSegment], float | None]:
+    """``diarize``'s segments, and how alike the two voices are (cosine of their centroids; None
+    with fewer than two)."""
     if regions is None:
         regions = speech_regions(samples)
     windows = _windows(regions)
     if not windows:
-        return []
+        return [], None
     embeddings = _embed(samples, windows)
-    labels = _cluster(embeddings, num_speakers, np.array([e - b >= FIT_MIN_MS for b, e in windows]))
+    labels, similarity = _cluster(embeddings, num_speakers, np.array([e - b >= FIT_MIN_MS for b, e in windows]))
 
     n_frames = len(samples) * 1000 // SAMPLE_RATE // FRAME_MS + 1
     frame_labels = _frame_labels(regions, windows, labels, n_frames)
     frame_labels = _smooth(frame_labels, MIN_RUN_MS // FRAME_MS)
-    return _segments(frame_labels)
+    return _segments(frame_labels), similarity
 
 
 def _windows(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -175,7 +187,7 @@ def _volume_gain(samples: np.ndarray, target_dbfs: float) -> float:
     return float(10 ** (change / 20)) if change > 0 else 1.0
 
 
-def _cluster(embeddings: np.ndarray, num_speakers: int, full: np.ndarray) -> np.ndarray:
+def _cluster(embeddings: np.ndarray, num_speakers: int, full: np.ndarray) -> tuple[np.ndarray, float | None]:
     """Ward clustering of the (unit-length, so Euclidean ~ cosine) embeddings of full-length
     windows (``full``), refined k-means style, then every window to its nearest centroid; two
     near-identical centroids collapse into one voice. Ward keeps clusters balanced where average
@@ -183,15 +195,17 @@ def _cluster(embeddings: np.ndarray, num_speakers: int, full: np.ndarray) -> np.
     "You too, bye.") with the other voice, and short windows' embeddings drift: they are judged
     against the centroids of full-length windows instead of shaping them. Measured on 8 kHz
     synthesised calls: 0.94 of speech time right with Ward on every window, 0.98-1.00 so; fitting
-    on every window and then taking nearest centroids gave 0.94 on the closest voice pair."""
+    on every window and then taking nearest centroids gave 0.94 on the closest voice pair. Returns the
+    labels and, for two voices, their centroids' cosine similarity."""
     from sklearn.cluster import AgglomerativeClustering
 
     # a call long enough for full-length windows has embeddings stable enough to trust a small cluster
     stable = full.sum() >= 2 * MIN_SPEAKER_WINDOWS
     fit = embeddings[full] if stable else embeddings
     k = min(num_speakers, len(fit))
+    one_voice = np.zeros(len(embeddings), dtype=int), None
     if k < 2:
-        return np.zeros(len(embeddings), dtype=int)
+        return one_voice
     # Ward needs memory quadratic in the windows: cluster an even sample of a long call
     sample = fit[np.linspace(0, len(fit) - 1, min(len(fit), MAX_CLUSTERED_WINDOWS)).astype(int)]
     labels = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(sample)
@@ -199,8 +213,9 @@ def _cluster(embeddings: np.ndarray, num_speakers: int, full: np.ndarray) -> np.
         centroids = _centroids(sample, labels, k)
         labels = (sample @ centroids.T).argmax(axis=1)
         if np.bincount(labels, minlength=k).min() == 0:
-            return np.zeros(len(embeddings), dtype=int)
+            return one_voice
     centroids = _centroids(sample, labels, k)
+    similarity = None
     if k == 2:
         # one voice: two near-identical centroids, or a "second speaker" of a few windows that is not
         # clearly another voice, or any few windows of a clip of seconds (one person reading a sentence
@@ -208,8 +223,8 @@ def _cluster(embeddings: np.ndarray, num_speakers: int, full: np.ndarray) -> np.
         similarity = float(centroids[0] @ centroids[1])
         few = np.bincount(labels, minlength=2).min() < MIN_SPEAKER_WINDOWS
         if similarity > SAME_SPEAKER_SIMILARITY or (few and (not stable or similarity > DISTINCT_VOICE_SIMILARITY)):
-            return np.zeros(len(embeddings), dtype=int)
-    return (embeddings @ centroids.T).argmax(axis=1)
+            return one_voice
+    return (embeddings @ centroids.T).argmax(axis=1), similarity
 
 
 def _centroids(embeddings: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
@@ -298,6 +313,7 @@ class AgentDecision:
     agent_label: str
     confidence: float  # 0 (a guess) .. 1 (clear)
     evidence: list[str] = field(default_factory=list)
+    leanings: dict[str, float] = field(default_factory=dict)  # speaker -> how much their words read as the agent's
 
     @property
     def uncertain(self) -> bool:
@@ -386,11 +402,13 @@ def identify_agent(turns: list[Turn], party_model: Head | None = None) -> AgentD
 
     score = {s: 0.0 for s in speakers}
     evidence: list[str] = []
+    leanings: dict[str, float] = {}
     model = party_model or load_party_model()
     for speaker in speakers:
         own = [t.text for t in turns if t.speaker == speaker]
         leaning = agent_leaning(model, own)
         score[speaker] += PARTY_WEIGHT * leaning
+        leanings[speaker] = leaning
         side = "agent's" if leaning > 0 else "customer's"
         evidence.append(f"speaker {speaker}'s words read as the {side} (party classifier: mean agent "
                         f"log-odds {leaning:+.2f} over {len(own)} turns)")
@@ -419,7 +437,7 @@ def identify_agent(turns: list[Turn], party_model: Head | None = None) -> AgentD
 
     ranked = sorted(speakers, key=lambda s: score[s], reverse=True)
     margin = score[ranked[0]] - score[ranked[1]]
-    decision = AgentDecision(ranked[0], round(float(np.tanh(margin / CONFIDENCE_SCALE)), 3), evidence)
+    decision = AgentDecision(ranked[0], round(float(np.tanh(margin / CONFIDENCE_SCALE)), 3), evidence, leanings)
     if decision.uncertain:
         evidence.append(f"low confidence ({decision.confidence:.2f}): the voices' words and cues do not clearly "
                         f"show who is the agent; speaker {ranked[0]} is taken as the agent")
@@ -467,10 +485,17 @@ def assign_parties(samples: np.ndarray, words: list[Word], party_model: Head | N
                    regions: list[tuple[int, int]] | None = None) -> MonoParties:
     """Split a mono call's transcribed ``words`` between agent and customer: diarize the 16 kHz
     ``samples`` (voice activity ``regions`` if already found) into voices, give each word its voice,
-    then decide which voice is the agent. With one voice every turn is the agent's."""
-    segments = diarize(samples, regions=regions)
+    then decide which voice is the agent. With one voice every turn is the agent's: also when two alike
+    voices both clearly talk as the agent (``ONE_PARTY_LEANING``)."""
+    segments, similarity = _voices(samples, regions=regions)
     clustered = build_turns([(str(label), w) for label, w in label_words(words, segments)])
     decision = identify_agent(clustered, party_model)
+    if (similarity is not None and similarity > DISTINCT_VOICE_SIMILARITY and len(decision.leanings) == 2
+            and min(decision.leanings.values()) >= ONE_PARTY_LEANING):
+        segments = [SpeakerSegment(0, s.begin_ms, s.end_ms) for s in segments]
+        clustered = build_turns([("0", w) for w in words])
+        decision = AgentDecision("0", 0.0, [e for e in decision.evidence if "party classifier" in e] + [
+            f"the two voices found are alike ({similarity:.2f}) and both talk as the agent: taken as one voice"])
     turns = [Turn(AGENT if t.speaker == decision.agent_label else CUSTOMER, t.begin_ms, t.end_ms, t.text, t.words)
              for t in clustered]
     return MonoParties(turns, decision, segments)

@@ -87,6 +87,23 @@ def test_one_second_followed_by_the_answer_is_not_a_hold():
     assert len(effort.dead_air) == 1 and effort.dead_air[0].begin_ms == 22000
 
 
+def test_on_one_side_of_a_call_an_announcement_talked_through_is_not_a_hold():
+    """A recording of the agent alone: its gaps may be the customer speaking, so silences are not
+    judged; "one second" followed at once by the answer is still no hold, a "please hold" with
+    nothing said for 20 s after it is one, of unknown length."""
+    conversation = from_dict(timed([
+        (A, 0, 3, "Thanks for calling AcmeBank, this is Babu."),
+        (A, 9, 9.8, "One second."),
+        (A, 10.2, 24, "Right, so the rewards card gives you two percent cash back on everything you buy, "
+                      "with no cap, and it's paid into your account every month."),
+        (A, 31, 34, "Let me check your balance, please hold."),
+        (A, 95, 99, "Thanks for holding, your balance is four hundred pounds."),
+    ]))
+    holds, dead_air = find_holds(conversation, None)
+    assert [h.announcement.quote for h in holds] == ["Let me check your balance, please hold."]
+    assert holds[0].duration_ms is None and holds[0].return_thanks.turn == 4 and dead_air == []
+
+
 def test_holds_in_text_without_times_are_counted_once_per_announcement():
     conversation = from_dict({"turns": [
         {"speaker": "AGENT", "text": "Thanks for holding, you're through to Homestead, this is Josh."},

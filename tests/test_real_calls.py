@@ -29,14 +29,13 @@ TOO_SHORT = re.compile(r"short|too little|too few", re.I)
 # take it out of this list.
 KNOWN_GAPS = {
     ("connection", "aws_lca_demo_agent.wav"):
-        "the customer speaks off this agent-only recording, and those gaps are read as the agent making them wait",
+        "an agent-only recording: with no customer to answer, empathy and active listening cannot be measured, "
+        "and courtesy and engagement alone give 56",
     ("connection", "azure_katiesteve.wav"):
         "two colleagues chatting, not a service call: the dismissive head misreads banter as brushing off",
     ("connection", "azure_katiesteve_mono.wav"):
         "the same colleagues' 19 s chat, its two voices now found: three lines with none of the courtesy, empathy "
         "or personal touch the heads learned from service calls score below an ordinary call (34)",
-    ("one_voice", "aws_lca_demo_agent.wav"):
-        "mono diarization finds a second voice in a one-speaker recording (intonation splits it)",
     ("one_voice", "azure_callcenter_sample.wav"):
         "mono diarization finds a second voice in one man reading",
 }
@@ -159,6 +158,9 @@ def test_one_sided_or_tiny_recording_says_so(score, rec, layout):
         assert TOO_SHORT.search(_reasons(result)), result.skipped
         return
     assert ONE_VOICE.search(_reasons(result)), result.skipped
+    # its gaps may be the other party speaking off the recording: not dead air, holds or slow answers
+    assert {"silences", "latency"} <= set(result.characteristics.skipped), result.characteristics.skipped
+    assert not [e for e in result.scores["energy"].evidence if e.feature == "dead_air"], result.scores["energy"].evidence
     if rec["parties"] == "agent":
         assert speakers == {AGENT}
     elif rec["parties"] == "customer":
