@@ -7,9 +7,11 @@ music, and a call has plenty of both.
 from __future__ import annotations
 
 import bisect
+import copy
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -63,6 +65,7 @@ UNHEARD_CONTEXT_MS = 200
 NO_GPU = "--device cuda: {engine} sees no CUDA GPU on this machine; use --device auto (the default) or cpu"
 
 Progress = Callable[[float], None]  # called with seconds of audio processed
+Decode = Callable[[np.ndarray, list[tuple[int, int]], Progress | None], tuple[list["Segment"], str]]
 
 
 @dataclass
@@ -98,8 +101,9 @@ class Transcriber:
     device: str
     compute_type: str
     language: str | None  # None: detected per call
-    # decodes the given (begin, end) sample ranges of the samples: the speech joined up
-    _run: Callable[[np.ndarray, list[tuple[int, int]], Progress | None], tuple[list[Segment], str]] = field(repr=False)
+    # opens a decoding session for one channel: a function that decodes the given (begin, end) sample
+    # ranges of the samples, the speech joined up; the same channel gives the same words in every session
+    _session: Callable[[], Decode] = field(repr=False)
 
     def transcribe(self, samples: np.ndarray, progress: Progress | None = None) -> Transcript:
         """Transcribe one channel: mono samples at 16 kHz, int16 or float."""
@@ -110,8 +114,9 @@ class Transcriber:
         probabilities = speech_probabilities(samples)
         whisper_speech = regions_of(probabilities, len(samples), VAD_MIN_SILENCE_MS, VAD_PAD_MS, VAD_THRESHOLD)
         regions = in_ms(regions_of(probabilities, len(samples)))
-        segments, language = self._run(samples, whisper_speech, progress)
-        segments = sorted(segments + self._decode_unheard(samples, regions, segments), key=lambda s: s.begin_ms)
+        run = self._session()
+        segments, language = run(samples, whisper_speech, progress)
+        segments = sorted(segments + _decode_unheard(run, samples, regions, segments), key=lambda s: s.begin_ms)
         speech = [s for s in segments if s.speech]
         _fit_to_sound([w for s in speech for w in s.words], samples)
         _rejoin_stranded_words(speech)  # after the fit: the rest of the segment starts at its sound
@@ -122,23 +127,25 @@ class Transcriber:
         return Transcript(speech, language, self.engine, self.model, self.device, self.compute_type,
                           [s for s in segments if not s.speech], regions)
 
-    def _decode_unheard(self, samples: np.ndarray, regions: list[tuple[int, int]],
-                        segments: list[Segment]) -> list[Segment]:
-        """Segments for the stretches of speech (of ``regions``, in ms) Whisper skipped, each decoded
-        alone; a segment is kept only when none of its words lands on a word already heard."""
-        heard = _merged([(w.begin_ms, w.end_ms) for s in segments for w in s.words]
-                        + [(s.begin_ms, s.end_ms) for s in segments if not s.speech])
-        ends = [e for _, e in heard]
-        found = []
-        for begin, end in unheard(regions, heard, MIN_UNHEARD_MS):
-            begin, end = max(0, begin - UNHEARD_CONTEXT_MS), end + UNHEARD_CONTEXT_MS
-            stretch = samples[begin * SAMPLE_RATE // 1000 : end * SAMPLE_RATE // 1000]
-            pieces, _ = self._run(stretch, [(0, len(stretch))], None)
-            for piece in pieces:
-                piece = _shifted(piece, begin)
-                if not any(_within(heard, ends, (w.begin_ms + w.end_ms) / 2) for w in piece.words):
-                    found.append(piece)
-        return found
+
+
+def _decode_unheard(run: Decode, samples: np.ndarray, regions: list[tuple[int, int]],
+                    segments: list[Segment]) -> list[Segment]:
+    """Segments for the stretches of speech (of ``regions``, in ms) Whisper skipped, each decoded
+    alone by ``run``; a segment is kept only when none of its words lands on a word already heard."""
+    heard = _merged([(w.begin_ms, w.end_ms) for s in segments for w in s.words]
+                    + [(s.begin_ms, s.end_ms) for s in segments if not s.speech])
+    ends = [e for _, e in heard]
+    found = []
+    for begin, end in unheard(regions, heard, MIN_UNHEARD_MS):
+        begin, end = max(0, begin - UNHEARD_CONTEXT_MS), end + UNHEARD_CONTEXT_MS
+        stretch = samples[begin * SAMPLE_RATE // 1000 : end * SAMPLE_RATE // 1000]
+        pieces, _ = run(stretch, [(0, len(stretch))], None)
+        for piece in pieces:
+            piece = _shifted(piece, begin)
+            if not any(_within(heard, ends, (w.begin_ms + w.end_ms) / 2) for w in piece.words):
+                found.append(piece)
+    return found
 
 
 def unheard(regions: list[tuple[int, int]], heard: list[tuple[int, int]], min_ms: int) -> list[tuple[int, int]]:
@@ -196,8 +203,8 @@ def load_transcriber(engine: str = "faster-whisper", model: str = "tiny.en", dev
     if str(model).endswith(".en"):
         language = "en"
     load = _load_faster_whisper if engine == "faster-whisper" else _load_openai_whisper
-    device, compute_type, run = load(str(model), device, compute_type, language)
-    return Transcriber(engine, str(model), device, compute_type, language, run)
+    device, compute_type, session = load(str(model), device, compute_type, language)
+    return Transcriber(engine, str(model), device, compute_type, language, session)
 
 
 def _load_faster_whisper(model, device, compute_type, language):
@@ -221,15 +228,26 @@ def _load_faster_whisper(model, device, compute_type, language):
         raise ValueError(f"{path}: faster-whisper could not load this Whisper model on {device} {compute_type} ({reason})") from None
     whisper.feature_extractor = BlockFeatureExtractor.like(whisper.feature_extractor)
 
-    def run(samples, speech, progress):
-        # Whisper's temperature fallback samples: a fixed seed makes the same call give the same words.
+    def session():
+        # Whisper's temperature fallback samples, from a generator CTranslate2 seeds once per thread, when
+        # the thread first samples; set_random_seed does not reseed it. Decoding on the loaded model, a
+        # call's words depended on every call decoded before it (one recording transcribed three times
+        # in a process: three transcripts). A fresh model has fresh threads seeded with SEED, so the same
+        # channel gives the same words every time; it reuses the loaded model's files from the page cache
+        # (0.2 s for base on this CPU, against 15-20 s to transcribe a 4-minute channel).
         ctranslate2.set_random_seed(SEED)
+        decoder = copy.copy(whisper)
+        decoder.model = ctranslate2.models.Whisper(str(path), device=device, compute_type=compute_type,
+                                                   intra_threads=os.cpu_count() or 0)
+        return partial(run, decoder)
+
+    def run(decoder, samples, speech, progress):
         # What faster-whisper's vad_filter does, with the voice activity of vad, which holds no
         # copies of the channel: the speech joined up is decoded, and times mapped back to the call.
         # It stays int16 if the channel is: faster-whisper reads it only through its feature
         # extractor, which makes it float a block at a time.
         joined = np.concatenate([samples[a:b] for a, b in speech]) if speech else samples[:0]
-        pieces, info = whisper.transcribe(
+        pieces, info = decoder.transcribe(
             joined, language=language, beam_size=BEAM_SIZE, best_of=BEST_OF, word_timestamps=True,
             condition_on_previous_text=False, vad_filter=False,
         )
@@ -244,7 +262,7 @@ def _load_faster_whisper(model, device, compute_type, language):
                 progress(s.end)
         return [s for s in segments if s], info.language
 
-    return device, compute_type, run
+    return device, compute_type, session
 
 
 def _load_openai_whisper(model, device, compute_type, language):
@@ -280,7 +298,7 @@ def _load_openai_whisper(model, device, compute_type, language):
                 progress(chunk[-1][1] / SAMPLE_RATE)
         return [s for s in segments if s], detected
 
-    return device, compute_type, run
+    return device, compute_type, lambda: run  # torch's generator is seeded at each run
 
 
 def _segment(text, start, end, words, no_speech_prob) -> Segment | None:

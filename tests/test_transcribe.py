@@ -263,3 +263,13 @@ def test_words_after_a_real_pause_or_deep_in_a_segment_stay_where_they_are():
     _rejoin_stranded_words([before, paused, deep])
     assert [(w.begin_ms, w.end_ms) for w in paused.words] == [(1900, 2100), (6000, 6400)]
     assert [(w.begin_ms, w.end_ms) for w in deep.words] == [(6400, 7200), (7200, 7300), (7300, 7500), (12000, 12300)]
+
+
+def test_a_channel_gives_the_same_words_however_often_it_is_transcribed(shipped_scorer, shared_data):
+    """Whisper base falls back to sampling on the real caller track; the words must not depend on what
+    the process decoded before (CTranslate2 seeds a thread's sampling once: the second transcription
+    here differed from the first)."""
+    channel = load_audio(shared_data / "calls" / "aws_lca_Auto_Repairs_40_UTC_caller.wav").mono()
+    first, second = ([(w.text, w.begin_ms, w.end_ms) for w in shipped_scorer.transcriber.transcribe(channel).words]
+                     for _ in range(2))
+    assert second == first
