@@ -35,7 +35,8 @@ DUPLICATE_CHANNEL_CORRELATION = 0.98
 DUPLICATE_CHUNK = 1 << 20  # samples per step of the same-signal check: its memory stays constant
 SIDES = ("left", "right")
 AGENT_CHANNELS = ("auto", *SIDES)
-# What a dead stereo side leaves unmeasurable: the gaps and overlaps between the two parties.
+# What a recording of one side (a dead stereo channel, a mono call of one voice) leaves unmeasurable: the
+# gaps and overlaps between the two parties.
 TWO_SIDED_MEASURES = ("silences", "latency", "interruptions", "talk_balance")
 # What a recording of one side cannot show: its gaps may be the other party speaking off the recording.
 ONE_SIDE = "silences between turns, latency, interruptions and talk balance need both sides"

@@ -128,7 +128,6 @@ class Transcriber:
                           [s for s in segments if not s.speech], regions)
 
 
-
 def _decode_unheard(run: Decode, samples: np.ndarray, regions: list[tuple[int, int]],
                     segments: list[Segment]) -> list[Segment]:
     """Segments for the stretches of speech (of ``regions``, in ms) Whisper skipped, each decoded
@@ -227,14 +226,17 @@ def _load_faster_whisper(model, device, compute_type, language):
         reason = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
         raise ValueError(f"{path}: faster-whisper could not load this Whisper model on {device} {compute_type} ({reason})") from None
     whisper.feature_extractor = BlockFeatureExtractor.like(whisper.feature_extractor)
+    # Loaded to check the model works here; each session decodes on a model of its own (below), so this
+    # one's weights would only hold memory (on a GPU, for the life of the process).
+    whisper.model.unload_model()
 
     def session():
         # Whisper's temperature fallback samples, from a generator CTranslate2 seeds once per thread, when
         # the thread first samples; set_random_seed does not reseed it. Decoding on the loaded model, a
         # call's words depended on every call decoded before it (one recording transcribed three times
         # in a process: three transcripts). A fresh model has fresh threads seeded with SEED, so the same
-        # channel gives the same words every time; it reuses the loaded model's files from the page cache
-        # (0.2 s for base on this CPU, against 15-20 s to transcribe a 4-minute channel).
+        # channel gives the same words every time; it reads the model's files from the page cache (0.2 s
+        # for base on this CPU, against 15-20 s to transcribe a 4-minute channel), and frees it after.
         ctranslate2.set_random_seed(SEED)
         decoder = copy.copy(whisper)
         decoder.model = ctranslate2.models.Whisper(str(path), device=device, compute_type=compute_type,
