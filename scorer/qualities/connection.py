@@ -17,6 +17,9 @@ from ..evidence import span
 from . import CallFacts, Feature, FeatureSpec, weighted_mean
 
 UPSET = 0.5  # customer units the sentiment head calls negative with this probability
+# ... read in proportion this close to UPSET: a hard line let one unit at 0.52 (a spelled-out surname)
+# decide which replies count, moving a real call's connection by 9 points
+UPSET_MARGIN = 0.05
 TOP_MOMENTS = 3
 MIN_TURNS_FOR_BALANCE = 6  # balance is a property of an exchange, not of a single reply
 SHOWN = 0.5  # a unit is quoted as an example of a judgement from this probability on
@@ -28,7 +31,7 @@ SPECS = (
                 "empathy in the agent's reply to each customer unit: acknowledging, reflecting (\"that sounds "
                 "frustrating after waiting all week\") or exploring (\"what worries you most about it?\"); each reply "
                 "counts by how upset the customer it answers was (squared; when the customer was upset at all, only those "
-                "replies count), a reply to a bare \"okay\" little",
+                "replies count, read in proportion near the line, a fragment's by its words), a reply to a bare \"okay\" little",
                 lowers_unshown="agent acknowledged the customer's feelings and situation less than in a typical call"),
     FeatureSpec("builds_on_customer", +1, 0.3, 0.35, 0.1,
                 "agent's replies built on what the customer said",
@@ -73,11 +76,12 @@ def features(call: CallFacts) -> list[Feature]:
         # dilute them
         upset_p = s.p("sentiment", "negative")
         need = np.array([units[c].weight * upset_p[c] ** 2 for c, _ in replies])
-        upset_replies = np.array([upset_p[c] >= UPSET for c, _ in replies])
-        if upset_replies.any():
-            # when the customer was upset, those replies are the acknowledgement: a long run of routine
-            # answers elsewhere in the call must not dilute them
-            need = need * upset_replies
+        # when the customer was upset, those replies are the acknowledgement: a long run of routine
+        # answers elsewhere in the call must not dilute them. By as much as the clearest of them was upset,
+        # and a fragment ("F-I-T-I-L-L-E.") says too little to decide that.
+        upset_share = np.clip((upset_p[[c for c, _ in replies]] - UPSET + UPSET_MARGIN) / (2 * UPSET_MARGIN), 0, 1)
+        clearest = float((upset_share * [units[c].weight for c, _ in replies]).max())
+        need = need * ((1 - clearest) + clearest * upset_share)
         empathy = np.array([s.p("empathy", "1")[a] for _, a in replies])
         shown = [call.unit_moment(replies[k][1]) for k in np.argsort(-empathy)[:TOP_MOMENTS] if empathy[k] >= 0.3]
         upset = [call.unit_moment(c) for c, _ in replies if upset_p[c] >= UPSET][:TOP_MOMENTS]
