@@ -153,3 +153,27 @@ def test_a_very_long_turn_is_scored(scorer):
         {"speaker": A, "text": "How can I help?"}, {"speaker": C, "text": turn},
         {"speaker": A, "text": "I'm so sorry, that sounds exhausting. Let me fix it now."}]})
     assert np.isfinite(result.scores["satisfaction"].score)
+
+
+BOOKING = [(C, "Hi, I'd like to book a service for my car next week, the brakes have been squeaking."),
+           (A, "Of course, happy to help you with that. Squeaking brakes are no fun. What's the make and model?"),
+           (C, "It's a 2018 Tesla Model S."),
+           (A, "Thanks. I understand you want it sorted quickly, so let's find a time that works for you."),
+           (C, "Thursday morning would suit me best."),
+           (A, "Thursday at nine is free. Could you spell your surname for me?")]
+BOOKING_CLOSE = [(C, "Great, thanks so much."), (A, "You're welcome, have a lovely day.")]
+
+
+def test_a_one_word_fragment_does_not_decide_which_replies_show_acknowledgement(scorer):
+    """A calm customer's "Sorry?" (they did not hear) reads 0.78 negative. As a one-word fragment it
+    cannot make the call one with an upset customer, whose acknowledgement is only the replies to
+    that upset: it had made acknowledgement hang on the agent repeating the question (0.28 to 0.04) and
+    cost 13 points of connection."""
+    def booking(*extra):
+        turns = BOOKING + list(extra) + BOOKING_CLOSE
+        return scorer.score_conversation({"turns": [{"speaker": s, "text": t} for s, t in turns]})
+
+    calm = booking().scores["connection"]
+    asked_again = booking((C, "Sorry?"), (A, "Could you spell your surname for me, please?")).scores["connection"]
+    assert asked_again.features["acknowledgement"] > calm.features["acknowledgement"] / 2
+    assert abs(asked_again.score - calm.score) < MAX_DRIFT, (calm.features, asked_again.features)
