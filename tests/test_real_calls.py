@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 
 from scorer import AGENT, CUSTOMER
+from scorer.qualities import spec_of
 
 QA = json.loads(Path(__file__).with_name("real_calls_qa.json").read_text())["recordings"]
 YES, NO = 60.0, 40.0
@@ -22,6 +23,9 @@ PACE_TOLERANCE = 0.15  # word counts differ by model, and "short pause" by a few
 SLACK_MS = 2000  # a quoted moment may be a turn that starts or ends a little outside the judged stretch
 ONE_VOICE = re.compile(r"one (voice|speaker|party)|single (voice|speaker)", re.I)
 TOO_SHORT = re.compile(r"short|too little|too few", re.I)
+# connection's features whose lowering reason names a failing of the agent's (interruptions and
+# talk balance are measured, not read from words, and have their own checks)
+FAILINGS = ("acknowledgement", "politeness", "dismissiveness")
 
 
 # Where the scores still disagree with the judgement (measured 2026-11-22 on the shipped models). Each
@@ -36,6 +40,9 @@ KNOWN_GAPS = {
     ("connection", "azure_katiesteve_mono.wav"):
         "the same colleagues' 19 s chat, its two voices now found: three lines with none of the courtesy, empathy "
         "or personal touch the heads learned from service calls score below an ordinary call (34)",
+    ("charges", "azure_katiesteve.wav"):
+        "two colleagues chatting: \"Have you tried the latest real-time diarization in Microsoft Speech Service?\" "
+        "read as brushing the other off (the same misreading as its connection gap)",
     ("one_voice", "azure_callcenter_sample.wav"):
         "mono diarization finds a second voice in one man reading",
 }
@@ -113,6 +120,16 @@ def test_satisfaction(score, rec, layout):
 @pytest.mark.parametrize("rec,layout", _cases(lambda rec: rec["courteous"] is not None, "connection"))
 def test_connection(score, rec, layout):
     _agrees_with_judgement(score(rec, layout).scores["connection"], rec["courteous"], rec["moments"].get("courtesy"))
+
+
+@pytest.mark.parametrize("rec,layout", _cases(lambda rec: rec["courteous"], "charges"))
+def test_a_courteous_agent_is_not_charged_with_a_failing(score, rec, layout):
+    """The reasons that name a failing ("curt or rude", "brushed the customer off", "rarely acknowledged
+    the customer's feelings, even when they were upset") come only with a moment that shows it, and on
+    a call the supervisor judged courteous no moment does: a lower score is told as less than typical."""
+    charges = [e for e in score(rec, layout).scores["connection"].evidence
+               if e.effect < 0 and e.feature in FAILINGS and e.reason == spec_of(e.feature).lowers]
+    assert not charges, charges
 
 
 @pytest.mark.parametrize("rec,layout", _cases(lambda rec: rec["talked_over"] is not None))

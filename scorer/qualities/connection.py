@@ -23,6 +23,10 @@ UPSET_MARGIN = 0.05
 TOP_MOMENTS = 3
 MIN_TURNS_FOR_BALANCE = 6  # balance is a property of an exchange, not of a single reply
 SHOWN = 0.5  # a unit is quoted as an example of a judgement from this probability on
+# ... and as the customer being upset from this one: on held-out customer lines the sentiment head is
+# right 97% of the time from 0.65 on, against 86% at 0.55-0.65, where calm negations sit ("it's not
+# making any crazy noises yet, so I'm not terrified", 0.59, quoted as upset on a real call)
+UPSET_SHOWN = 0.65
 
 SPECS = (
     FeatureSpec("acknowledgement", +1, 0.9, 0.25, 0.2,
@@ -84,7 +88,8 @@ def features(call: CallFacts) -> list[Feature]:
         need = need * ((1 - clearest) + clearest * upset_share)
         empathy = np.array([s.p("empathy", "1")[a] for _, a in replies])
         shown = [call.unit_moment(replies[k][1]) for k in np.argsort(-empathy)[:TOP_MOMENTS] if empathy[k] >= 0.3]
-        upset = [call.unit_moment(c) for c, _ in replies if upset_p[c] >= UPSET][:TOP_MOMENTS]
+        clearly_upset = sorted((c for c, _ in replies if upset_p[c] >= UPSET_SHOWN), key=lambda c: -upset_p[c])
+        upset = [call.unit_moment(c) for c in clearly_upset[:TOP_MOMENTS]]
         feats.append(Feature("acknowledgement", weighted_mean(empathy, need), moments=shown, lowering_moments=upset))
         similarity = np.array([float(s.embeddings[c] @ s.embeddings[a]) for c, a in replies])
         feats.append(Feature("builds_on_customer", weighted_mean(similarity, need),
