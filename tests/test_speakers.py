@@ -32,6 +32,7 @@ from scorer.speakers import (
     segments_to_track,
     speech_attribution,
     speech_regions,
+    with_missed_words,
 )
 
 CALL = "aws_lca_Auto_Repairs_40_UTC"
@@ -203,6 +204,15 @@ def test_label_words_by_overlap_then_nearest():
     assert label_words(words[:1], []) == [(0, words[0])]
 
 
+def test_words_voice_activity_missed_become_regions_of_their_own():
+    regions = [(0, 1000), (3000, 4000)]
+    words = [Word(" hi", 100, 400), Word(" no", 1500, 1700), Word(" thanks", 1750, 1900), Word(" sure", 2500, 2700),
+             Word(" edge", 2900, 3100), Word(" bye", 5000, 5200)]
+    # "no thanks" 50 ms apart are one region; "edge" touches a region and is already heard
+    assert with_missed_words(regions, words) == [(0, 1000), (1500, 1900), (2500, 2700), (3000, 4000), (5000, 5200)]
+    assert with_missed_words(regions, words[:1]) == regions
+
+
 # ---------------------------------------------------------------------------------------------
 # Which voice is the agent
 
@@ -310,28 +320,51 @@ def test_one_synthetic_voice_stays_one(tmp_path):
     assert segments and {s.label for s in segments} == {0}
 
 
-def test_a_customers_short_closing_words_are_theirs_on_mono(scorer, tmp_path):
-    """Voice activity cuts the customer's closing "Okay, thanks." into pieces of 250-320 ms; they must still
-    be judged by their own voice, not joined to the agent's turn before them (the agent's closing turn
-    swallowed the customer's thanks, and satisfaction read "the customer did not thank the agent"). The
-    "I'll hold." of this rendering is not asked for: voice activity finds only 124 ms of it."""
-    lines = [
-        synth.ScriptLine(AGENT, "Hello, Greystone Bank, Martin speaking.", 500),
-        synth.ScriptLine(CUSTOMER, "Hi Martin. I'm thinking about remortgaging, my fixed rate ends in three months. "
-                                   "Can you tell me what rates you've got?", 700),
-        synth.ScriptLine(AGENT, "Sure, that's great that you're planning ahead. I'm general banking, so I can't give "
-                                "mortgage advice, but I can get you through to a mortgage adviser.", 500),
-        synth.ScriptLine(CUSTOMER, "Is that a long wait?", 700),
-        synth.ScriptLine(AGENT, "It's about five minutes right now. Or I can book a callback at a time that suits.", 1000),
-        synth.ScriptLine(CUSTOMER, "I'll hold.", 600),
-        synth.ScriptLine(AGENT, "Okay. I'll note your fixed rate end date for them. Putting you through.", 800),
-        synth.ScriptLine(CUSTOMER, "Okay, thanks.", 300),
-    ]
-    truth = synth.make_call(lines, tmp_path / "hold.wav", sample_rate=8000, layout="mono", telephone_band=True,
+# Voice activity cuts the customer's closing "Okay, thanks." into pieces of 250-320 ms (the agent's closing
+# turn swallowed the customer's thanks, and satisfaction read "the customer did not thank the agent"); the
+# "I'll hold." of this rendering is not asked for: voice activity finds only 124 ms of it.
+THANKS_AFTER_A_TRANSFER = [
+    synth.ScriptLine(AGENT, "Hello, Greystone Bank, Martin speaking.", 500),
+    synth.ScriptLine(CUSTOMER, "Hi Martin. I'm thinking about remortgaging, my fixed rate ends in three months. "
+                               "Can you tell me what rates you've got?", 700),
+    synth.ScriptLine(AGENT, "Sure, that's great that you're planning ahead. I'm general banking, so I can't give "
+                            "mortgage advice, but I can get you through to a mortgage adviser.", 500),
+    synth.ScriptLine(CUSTOMER, "Is that a long wait?", 700),
+    synth.ScriptLine(AGENT, "It's about five minutes right now. Or I can book a callback at a time that suits.", 1000),
+    synth.ScriptLine(CUSTOMER, "I'll hold.", 600),
+    synth.ScriptLine(AGENT, "Okay. I'll note your fixed rate end date for them. Putting you through.", 800),
+    synth.ScriptLine(CUSTOMER, "Okay, thanks.", 300),
+]
+# A lone closing "No." that voice activity finds as 188 ms: too short for an embedding of its own, it went
+# to the agent's "Is there anything else?" 2 s before it (corpus conversation c-065 spoken as a call).
+NO_TO_ANYTHING_ELSE = [
+    synth.ScriptLine(AGENT, "Aerolux, baggage services.", 500),
+    synth.ScriptLine(CUSTOMER, "Hi, my bag didn't arrive, I flew in from Rome on Sunday, and it's Wednesday now. "
+                               "I've been wearing the same clothes for three days.", 700),
+    synth.ScriptLine(AGENT, "Do you have your file reference?", 500),
+    synth.ScriptLine(CUSTOMER, "Yes, R-O-M-A-X-4-4-1-9. I've called twice already.", 800),
+    synth.ScriptLine(AGENT, "The bag is still being traced.", 600),
+    synth.ScriptLine(CUSTOMER, "Still being traced. That's what they said Monday. Where is it?", 500),
+    synth.ScriptLine(AGENT, "It hasn't been located yet. The tracing system is checking all stations.", 700),
+    synth.ScriptLine(CUSTOMER, "Can I at least claim for clothes? I've had to buy stuff.", 600),
+    synth.ScriptLine(AGENT, "You can submit receipts via the online form. Claims are reviewed in twenty-one days.", 900),
+    synth.ScriptLine(CUSTOMER, "Twenty-one days. Right. And the bag?", 500),
+    synth.ScriptLine(AGENT, "You'll be notified when it's found.", 800),
+    synth.ScriptLine(CUSTOMER, "You're not even sorry, are you. Unbelievable.", 600),
+    synth.ScriptLine(AGENT, "Is there anything else?", 900),
+    synth.ScriptLine(CUSTOMER, "No.", 2000),
+]
+
+
+@pytest.mark.parametrize("lines,closing", [(THANKS_AFTER_A_TRANSFER, "thanks"), (NO_TO_ANYTHING_ELSE, "no")],
+                         ids=["thanks", "no"])
+def test_a_customers_short_closing_words_are_theirs_on_mono(scorer, tmp_path, lines, closing):
+    """The customer's short closing words are judged by their own voice, not joined to the agent's turn before them."""
+    truth = synth.make_call(lines, tmp_path / "closing.wav", sample_rate=8000, layout="mono", telephone_band=True,
                             customer_voice="joe:450")
     result = scorer.score_file(truth.path)
-    customer = " ".join(t.text for t in result.turns if t.speaker == CUSTOMER).lower()
-    assert result.turns[-1].speaker == CUSTOMER and "thanks" in customer, [(t.speaker, t.text) for t in result.turns]
+    last = result.turns[-1]
+    assert last.speaker == CUSTOMER and closing in last.text.lower(), [(t.speaker, t.text) for t in result.turns]
     share = speech_attribution(result.turns, party_frames([(x.speaker, x.begin_ms, x.end_ms) for x in truth.lines],
                                                           truth.duration_ms))
     assert share >= 0.95
