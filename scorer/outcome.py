@@ -117,7 +117,8 @@ class Effort:
 @dataclass
 class Outcome:
     status: str  # one of STATUSES
-    confidence: float
+    confidence: float  # the probability of ``status``
+    probabilities: dict[str, float]  # status -> the call-level classifier's probability
     evidence: list[Moment]
     effort: Effort
 
@@ -172,16 +173,26 @@ def read_close(conversation: Conversation, heads: dict[str, Head]) -> tuple[list
     return windows, predict([w.text for w in windows], [w.party for w in windows], heads)
 
 
-def call_outcome_features(close: TurnSignals) -> np.ndarray:
+def call_outcome_features(windows: list[Window], close: TurnSignals) -> np.ndarray:
     """What the call-level classifier reads from the close (``read_close``): for each stated
     outcome, its strongest and mean reading over the close windows and its reading in the last
-    one; and the customer's mood in their last words. Fixed-size windows over a fixed-size close
-    do not drift with call length or with how the words were cut into turns."""
-    outcome, mood = close.probs["outcome"][:-1], close.probs["sentiment"][-1]
+    one, and its strongest and mean reading over the windows mostly in the agent's words (only the
+    agent resolves, defers or transfers: a customer recounting "this is my third call" or asking
+    for the claims team states none); how the close felt (the strongest negative and positive mood
+    of its windows, and the mood of the last); and how the customer left: their mood, thanks and
+    effort in their last words. Fixed-size windows over a fixed-size close do not drift with call
+    length or with how the words were cut into turns."""
+    outcome, mood = close.probs["outcome"][:-1], close.probs["sentiment"][:-1]
+    agent = np.array([w.party == AGENT for w in windows[:-1]])
+    negative, positive = HEADS["sentiment"].index("negative"), HEADS["sentiment"].index("positive")
     row = []
     for k in range(1, len(HEADS["outcome"])):
         row += [outcome[:, k].max(), outcome[:, k].mean(), outcome[-1, k]]
-    row += [mood[HEADS["sentiment"].index("negative")], mood[HEADS["sentiment"].index("positive")]]
+    row += [close.probs["sentiment"][-1, negative], close.probs["sentiment"][-1, positive]]
+    for k in range(1, len(HEADS["outcome"])):
+        row += [outcome[agent, k].max(), outcome[agent, k].mean()] if agent.any() else [0.0, 0.0]
+    row += [mood[:, negative].max(), mood[:, positive].max(), mood[-1, negative], mood[-1, positive]]
+    row += [close.p("gratitude", "1")[-1], close.p("effort", "1")[-1]]
     return np.array(row, dtype=np.float32)
 
 
@@ -192,13 +203,16 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
     with). The evidence is the turns of the close window that says it
     most strongly (for unresolved, how the customer left)."""
     windows, close = read_close(conversation, heads)
-    x = call_outcome_features(close)
+    x = call_outcome_features(windows, close)
     p = model.predict_proba(x[None, :])[0]
-    transfers = stated_transfers(conversation, signals, heads)
-    if not transfers:
-        # only the agent can put a call through: a customer asking for a manager who is refused was not transferred
-        p[model.classes.index("transferred")] = 0.0
-        p = p / p.sum()
+    readings = transfer_readings(conversation, signals, heads)
+    transfers = sorted(i for i, r in readings.items() if r >= OUTCOME_THRESHOLD)
+    # only the agent can put a call through: a customer asking for a manager who is refused was not
+    # transferred. Counted in proportion near the threshold (CUE_MARGIN), so a reading of 0.5999
+    # against 0.6001 does not move a fifth of the probability between transferred and the rest.
+    clearest = max(readings.values(), default=0.0)
+    p[model.classes.index("transferred")] *= _in_proportion(clearest, OUTCOME_THRESHOLD)
+    p = p / p.sum()
     status = model.classes[int(np.argmax(p))]
     if status == "unresolved":
         evidence = _customer_turns(conversation)[-2:]
@@ -210,32 +224,33 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
     transfers = sorted(set(transfers) | {i for i in evidence if conversation.turns[i].speaker == AGENT}) \
         if status == "transferred" else []
     effort = measure_effort(conversation, signals, characteristics, transfers)
-    return Outcome(status, round(float(p.max()), 3), [moment(conversation, i) for i in evidence], effort)
+    return Outcome(status, round(float(p.max()), 3), {c: round(float(v), 3) for c, v in zip(model.classes, p)},
+                   [moment(conversation, i) for i in evidence], effort)
 
 
-def _stated(signals: TurnSignals, cls: str) -> list[int]:
-    """The turns whose outcome head says ``cls`` with at least OUTCOME_THRESHOLD."""
-    probs = signals.probs["outcome"]
-    return [i for i in range(len(probs)) if signals.label("outcome", i) == cls
-            and probs[i, HEADS["outcome"].index(cls)] >= OUTCOME_THRESHOLD]
-
-
-def stated_transfers(conversation: Conversation, signals: TurnSignals, heads: dict[str, Head] | None = None) -> list[int]:
-    """The agent's turns that transfer or refer the customer on. A customer asking for a manager is a
-    request, not a transfer: only the agent can put the call through. Read per turn and, with
+def transfer_readings(conversation: Conversation, signals: TurnSignals, heads: dict[str, Head] | None = None) -> dict[int, float]:
+    """Each agent turn's strongest reading of a transfer or referral. A customer asking for a manager
+    is a request, not a transfer: only the agent can put the call through. Read per turn and, with
     ``heads``, per sentence of the agent's longer turns: inside a long turn "putting you through now"
     is diluted, and how long a turn is depends on how Whisper or diarization cut it. (Fixed windows of
     the agent's words were tried too: on the corpus they hear "it goes to the porting team" as a
     transfer and were right on fewer conversations than turns alone.)"""
     turns = conversation.turns
-    stated = {i for i in _stated(signals, "transfer") if turns[i].speaker == AGENT}
+    transfer = signals.p("outcome", "transfer")
+    strongest = {i: float(transfer[i]) for i, t in enumerate(turns) if t.speaker == AGENT}
     if heads is not None:
         split = ((i, SENTENCE_END.split(t.text.strip())) for i, t in enumerate(turns) if t.speaker == AGENT)
         sentences = [(i, x) for i, parts in split if len(parts) > 1 for x in parts]
         if sentences:
-            read = predict([x for _, x in sentences], [AGENT] * len(sentences), heads)
-            stated |= {sentences[k][0] for k in _stated(read, "transfer")}
-    return sorted(stated)
+            read = predict([x for _, x in sentences], [AGENT] * len(sentences), heads).p("outcome", "transfer")
+            for (i, _), p in zip(sentences, read):
+                strongest[i] = max(strongest[i], float(p))
+    return strongest
+
+
+def stated_transfers(conversation: Conversation, signals: TurnSignals, heads: dict[str, Head] | None = None) -> list[int]:
+    """The agent's turns that transfer or refer the customer on (``transfer_readings`` at or over OUTCOME_THRESHOLD)."""
+    return sorted(i for i, p in transfer_readings(conversation, signals, heads).items() if p >= OUTCOME_THRESHOLD)
 
 
 def measure_effort(conversation: Conversation, signals: TurnSignals, characteristics: Characteristics | None,
@@ -273,9 +288,14 @@ def measure_effort(conversation: Conversation, signals: TurnSignals, characteris
                   {k: round(v, 3) for k, v in measures.items()})
 
 
+def _in_proportion(value: float, threshold: float) -> float:
+    """1 for ``value`` CUE_MARGIN over ``threshold``, 0 as far below, in proportion between."""
+    return float(np.clip((value - threshold + CUE_MARGIN) / (2 * CUE_MARGIN), 0.0, 1.0))
+
+
 def _cues(values, threshold: float) -> float:
     """How many cues ``values`` hold, each weighed by how clearly it is over ``threshold`` (CUE_MARGIN)."""
-    return float(sum(np.clip((v - threshold + CUE_MARGIN) / (2 * CUE_MARGIN), 0.0, 1.0) for v in values))
+    return sum(_in_proportion(v, threshold) for v in values)
 
 
 def find_holds(conversation: Conversation, silences: list[Silence] | None) -> tuple[list[Hold], list[Moment]]:

@@ -10,7 +10,7 @@ from sklearn.metrics import f1_score
 from scorer.characteristics import measure
 from scorer.conversation import AGENT, CUSTOMER, from_dict
 from scorer.heads import HEADS_PATH, load_heads, predict
-from scorer.outcome import distinct_transfers, find_holds, measure_effort, stated_transfers
+from scorer.outcome import decide, distinct_transfers, find_holds, measure_effort, stated_transfers
 from scorer.training import corpus
 
 
@@ -156,6 +156,21 @@ def test_only_the_agent_transfers():
     signals = predict([t.text for t in conversation.turns], [t.speaker for t in conversation.turns])
     signals.probs["outcome"][:] = [0.0, 0.0, 0.0, 1.0]
     assert stated_transfers(conversation, signals) == [0, 2, 4]
+
+
+def test_how_clearly_the_agent_transfers_moves_the_transferred_probability_smoothly(scorer):
+    """Below the threshold the call cannot be transferred, well over it the classifier decides, and
+    in between it counts in proportion: 0.5999 against 0.6001 is not a fifth of the probability."""
+    conversation = from_dict(REFERRAL)
+    signals = predict([t.text for t in conversation.turns], [t.speaker for t in conversation.turns])
+
+    def transferred(reading: float) -> float:
+        signals.probs["outcome"][:] = [1 - reading, 0.0, 0.0, reading]
+        return decide(conversation, signals, None, scorer.outcome_model, scorer.heads).probabilities["transferred"]
+
+    below, just_under, just_over, clear = (transferred(r) for r in (0.54, 0.5999, 0.6001, 0.66))
+    assert below == 0.0 and clear > 0.5
+    assert below < just_under < clear and abs(just_over - just_under) < 0.01
 
 
 def test_a_transfer_inside_a_long_turn_is_heard_in_its_sentence():

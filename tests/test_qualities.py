@@ -232,3 +232,16 @@ def test_one_voice_clip_is_one_speaker_and_a_stronger_delivery_scores_more_energ
         assert {t.speaker for t in result.turns} == {A} and "speakers" in result.skipped
         energy[name] = result.scores["energy"].score
     assert energy["strong"] > energy["normal"]
+
+
+def test_a_call_on_the_edge_between_two_outcomes_scores_between_them():
+    """c-010's close reads resolved 0.4371 and deferred 0.4349: the bfloat16 encoder turns that round.
+    Its satisfaction must not jump by the whole difference between resolved and deferred."""
+    from scorer.qualities.satisfaction import OUTCOME_VALUE, outcome_value
+
+    one_way = outcome_value({"resolved": 0.4371, "deferred": 0.4349, "transferred": 0.0, "unresolved": 0.128})
+    other_way = outcome_value({"resolved": 0.4349, "deferred": 0.4371, "transferred": 0.0, "unresolved": 0.128})
+    assert abs(one_way - other_way) < 0.05 * (OUTCOME_VALUE["resolved"] - OUTCOME_VALUE["deferred"])
+    assert OUTCOME_VALUE["deferred"] < one_way < OUTCOME_VALUE["resolved"]
+    # a clear status counts in full, however the rest of its probability is spread
+    assert outcome_value({"resolved": 0.55, "deferred": 0.3, "transferred": 0.0, "unresolved": 0.15}) == OUTCOME_VALUE["resolved"]

@@ -2,7 +2,10 @@
 
 import pytest
 
+from scorer.outcome import STATUSES
 from scorer.training.corpus import conversations
+
+PROBABILITY_DRIFT = 0.02  # bfloat16 against float32, on any status's probability
 
 
 @pytest.fixture(scope="module")
@@ -52,4 +55,15 @@ def test_the_bfloat16_encoder_scores_within_a_point_of_float32(scorer, dialogues
     # bfloat16 keeps 8 bits of mantissa: the embeddings move (cosine about 0.99998), the scores barely
     moved = [abs(h.scores[q].score - f.scores[q].score) for f, h in zip(full, half) for q in f.scores]
     assert 0 < max(moved) <= 1.0
-    assert [h.outcome.status for h in half] == [f.outcome.status for f in full]
+    # the outcome's probabilities move as little; its status may only change where two were tied
+    # (c-010: resolved 0.4371 against deferred 0.4349 in float32), and such a call scores between them
+    drift = [abs(h.outcome.probabilities[s] - f.outcome.probabilities[s]) for f, h in zip(full, half) for s in STATUSES]
+    assert max(drift) <= PROBABILITY_DRIFT
+    clear = [k for k, f in enumerate(full) if _lead(f.outcome.probabilities) > 2 * PROBABILITY_DRIFT]
+    assert len(clear) >= len(full) - 1
+    assert [half[k].outcome.status for k in clear] == [full[k].outcome.status for k in clear]
+
+
+def _lead(probabilities: dict[str, float]) -> float:
+    first, second = sorted(probabilities.values(), reverse=True)[:2]
+    return first - second

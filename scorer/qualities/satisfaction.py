@@ -20,6 +20,7 @@ CLOSING_UNITS = 2
 # is not a furious customer, and a longer call is not a worse one.
 WORST_QUANTILE = 0.1
 OUTCOME_VALUE = {"resolved": 1.0, "deferred": -0.3, "transferred": -0.5, "unresolved": -1.0}
+OUTCOME_TIE_MARGIN = 0.1  # the likeliest status's lead over the next below which the two are blended
 
 SPECS = (
     FeatureSpec("customer_sentiment", +1, 0.9, 0.0, 0.4,
@@ -37,13 +38,25 @@ SPECS = (
                 "a plain \"bye\" (neutral), anger (-)", neutral=0.0),
     FeatureSpec("outcome", +1, 0.9, 0.0, 0.8,
                 "the problem was resolved on the call", "the call did not end resolved",
-                "resolved on the call (+), deferred (\"I'll check and get back to you\"), transferred, unresolved (-)"),
+                "resolved on the call (+), deferred (\"I'll check and get back to you\"), transferred, unresolved (-) "
+                "(1, -0.3, -0.5, -1); within 0.1 of a tie between two statuses, between their values"),
     FeatureSpec("customer_effort", -1, 0.6, 0.3, 0.3,
                 "the customer had little to do", "the customer had to work hard: repeats, holds or transfers",
                 "the effort score below /100: repeats, holds, transfers, dead air and the customer saying it was hard "
                 "(\"third time I've called\")",
                 lowers_unshown="the customer had a little more to do than in a typical call"),
 )
+
+
+def outcome_value(probabilities: dict[str, float]) -> float:
+    """OUTCOME_VALUE of the likeliest status where it leads the next by OUTCOME_TIE_MARGIN or more;
+    nearer a tie, moving towards the next one's value, to halfway at a tie. A call on the edge between
+    resolved and deferred scores between the two, so a probability that moves by 0.001 (another CPU's
+    kernels, a word heard differently) moves satisfaction as little, not by 25 points; a clear status
+    counts in full, however its probability is spread over the others."""
+    (first, p1), (second, p2) = sorted(probabilities.items(), key=lambda item: -item[1])[:2]
+    weight = 0.5 + 0.5 * min((p1 - p2) / OUTCOME_TIE_MARGIN, 1.0)
+    return weight * OUTCOME_VALUE[first] + (1 - weight) * OUTCOME_VALUE[second]
 
 
 def features(call: CallFacts) -> list[Feature]:
@@ -72,7 +85,7 @@ def features(call: CallFacts) -> list[Feature]:
         feats += [Feature(n, None) for n in ("customer_sentiment", "worst_moment", "closing_gratitude")]
 
     outcome = call.outcome
-    feats.append(Feature("outcome", OUTCOME_VALUE[outcome.status], f"the problem was {outcome.status} on the call",
+    feats.append(Feature("outcome", outcome_value(outcome.probabilities), f"the problem was {outcome.status} on the call",
                          f"the call ended {outcome.status}" if outcome.status != "resolved" else "", outcome.evidence))
     effort = outcome.effort
     feats.append(Feature("customer_effort", effort.score / 100, moments=effort.moments[:4]))

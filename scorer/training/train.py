@@ -123,7 +123,7 @@ def train_heads(out: Path, emorynlp_dir: Path | None = None, log=print) -> list[
 def train_outcome(out: Path, heads: dict[str, Head], log=print) -> dict:
     """The call-level outcome classifier over the close of each corpus conversation read by the turn heads."""
     conversations = corpus.conversations()
-    x = np.array([call_outcome_features(read_close(from_dict(row), heads)[1]) for row in conversations])
+    x = np.array([call_outcome_features(*read_close(from_dict(row), heads)) for row in conversations])
     y = np.array([c["outcome"] for c in conversations])
     train_rows = np.array([not c["test"] for c in conversations])
     head, c, cv_f1 = fit_head("call_outcome", x[train_rows], y[train_rows], classes=STATUSES)
@@ -388,7 +388,8 @@ def model_card(heads: list[HeadReport], outcome: dict, report: dict, evaluation:
     lines += [
         "",
         "## Call outcome",
-        "A multinomial logistic regression over the turn heads' outcome statements and how the customer closes,",
+        "A multinomial logistic regression over the turn heads' outcome statements (in the close as a whole and in",
+        "the agent's own words), how the close felt and how the customer leaves (mood, thanks, effort),",
         f"fitted on {outcome['train']} training conversations (cross-validated macro-F1 {outcome['cv_macro_f1']}). Below: the",
         f"outcome hostscore reports (`score-transcript`) for the {evaluation['conversations']} held-out conversations.",
         "Baselines: the training side's majority outcome, and the last outcome a keyword list finds in the call.",
