@@ -48,7 +48,8 @@ EDGE_PAUSE_MS = 300
 # earlier stretch, seconds before the rest of their sentence: on a synthesised 8 kHz stereo call the
 # customer's "I" of "I can't thank you enough" sat 9.2 s early, inside the agent's turn, and split the
 # customer's turn in two. Such words, touching the previous segment's last word and followed by a
-# join-length pause inside their own segment, are moved to just before the rest of it.
+# join-length pause inside their own segment, are moved to just before the rest of it, unless voice
+# activity hears more of them where they are (a segment can also run on across a real pause).
 STRANDED_MAX_WORDS = 2
 STRANDED_TOUCH_MS = 20
 # A segment Whisper itself rates as probably not speech is dropped, whatever text it produced.
@@ -119,7 +120,7 @@ class Transcriber:
         segments = sorted(segments + _decode_unheard(run, samples, regions, segments), key=lambda s: s.begin_ms)
         speech = [s for s in segments if s.speech]
         _fit_to_sound([w for s in speech for w in s.words], samples)
-        _rejoin_stranded_words(speech)  # after the fit: the rest of the segment starts at its sound
+        _rejoin_stranded_words(speech, regions)  # after the fit: the rest of the segment starts at its sound
         if not speech:
             language = self.language  # faster-whisper "detects" a language in silence too
         if progress:
@@ -318,21 +319,33 @@ def _segment(text, start, end, words, no_speech_prob) -> Segment | None:
     return Segment(text.strip(), _ms(start), max(_ms(end), kept[-1].end_ms), kept)
 
 
-def _rejoin_stranded_words(segments: list[Segment]) -> None:
+def _rejoin_stranded_words(segments: list[Segment], regions: list[tuple[int, int]]) -> None:
     """Move a segment's first words that Whisper left at the previous segment's end, a pause of
-    VAD_MIN_SILENCE_MS or more before the rest of their own segment, to just before that rest."""
+    VAD_MIN_SILENCE_MS or more before the rest of their own segment, to just before that rest, unless
+    the channel's voice activity (``regions``, in ms) hears more of them where they are than there:
+    a segment that runs on across a pause also starts with words said where Whisper put them (the
+    agent's "extraordinary circumstances" 5 s before their "operational reasons", with the customer
+    speaking between), and moving those would have them talk over the customer."""
     for previous, segment in zip(segments, segments[1:]):
         words = segment.words
         if words[0].begin_ms - previous.words[-1].end_ms > STRANDED_TOUCH_MS:
             continue
         for k in range(min(STRANDED_MAX_WORDS, len(words) - 1)):
             shift = words[k + 1].begin_ms - words[k].end_ms
-            if shift >= VAD_MIN_SILENCE_MS:
+            begin, end = words[0].begin_ms, words[k].end_ms
+            if shift >= VAD_MIN_SILENCE_MS and _speech_share(regions, begin + shift, end + shift) >= _speech_share(regions, begin, end):
                 for word in words[: k + 1]:
                     word.begin_ms += shift
                     word.end_ms += shift
                 segment.begin_ms = words[0].begin_ms
                 break
+
+
+def _speech_share(regions: list[tuple[int, int]], begin: int, end: int) -> float:
+    """The share of begin..end (ms) inside the sorted, disjoint ``regions``; a point's own share (0 or 1)."""
+    if end <= begin:
+        return float(any(a <= begin < b for a, b in regions))
+    return sum(max(0, min(b, end) - max(a, begin)) for a, b in regions) / (end - begin)
 
 
 def _fit_to_sound(words: list[Word], samples: np.ndarray) -> None:

@@ -249,7 +249,8 @@ def test_a_first_word_left_at_the_previous_segments_end_rejoins_its_sentence():
     enough" started where "goodness." ended, 9.2 s before "can't", inside the agent's turn."""
     before = _segment(("Oh,", 50400, 50520), ("thank", 50680, 50740), ("goodness.", 50740, 51120))
     stranded = _segment(("I", 51120, 51190), ("can't", 60420, 60830), ("thank", 60830, 60970), ("enough.", 61150, 61390))
-    _rejoin_stranded_words([before, stranded])
+    # voice activity hears the customer before "can't", and only the padded end of "goodness." where "I" is
+    _rejoin_stranded_words([before, stranded], [(50380, 51150), (60330, 61420)])
     assert [(w.begin_ms, w.end_ms) for w in stranded.words[:2]] == [(60350, 60420), (60420, 60830)]
     assert stranded.begin_ms == 60350
     assert [(w.begin_ms, w.end_ms) for w in before.words] == [(50400, 50520), (50680, 50740), (50740, 51120)]
@@ -260,9 +261,21 @@ def test_words_after_a_real_pause_or_deep_in_a_segment_stay_where_they_are():
     paused = _segment(("So", 1900, 2100), ("anyway", 6000, 6400))  # not touching the segment before
     # touching the segment before, but its pause comes after three words: a sentence, not a stranded word
     deep = _segment(("Yes", 6400, 7200), ("I", 7200, 7300), ("can", 7300, 7500), ("see", 12000, 12300))
-    _rejoin_stranded_words([before, paused, deep])
+    _rejoin_stranded_words([before, paused, deep], [(1000, 1400), (1900, 2100), (6000, 7500), (12000, 12300)])
     assert [(w.begin_ms, w.end_ms) for w in paused.words] == [(1900, 2100), (6000, 6400)]
     assert [(w.begin_ms, w.end_ms) for w in deep.words] == [(6400, 7200), (7200, 7300), (7300, 7500), (12000, 12300)]
+
+
+def test_first_words_heard_where_they_are_stay_there():
+    """faster-whisper base on c-151's agent channel: "extraordinary circumstances," ends the agent's
+    sentence where it was said, and the segment runs on to "operational reasons." 5 s later, after the
+    customer's question on the other channel. Moved, they would talk over the customer."""
+    before = _segment(("rejected", 20210, 20630), ("due", 20630, 20950), ("to", 20950, 21130))
+    run_on = _segment(("extraordinary", 21130, 21750), ("circumstances,", 21750, 22650),
+                      ("operational", 27680, 28060), ("reasons.", 28060, 28730))
+    _rejoin_stranded_words([before, run_on], [(19640, 22690), (27650, 28760)])
+    assert [(w.begin_ms, w.end_ms) for w in run_on.words[:2]] == [(21130, 21750), (21750, 22650)]
+    assert run_on.begin_ms == 21130
 
 
 def test_a_channel_gives_the_same_words_however_often_it_is_transcribed(shipped_scorer, shared_data):
