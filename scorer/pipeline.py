@@ -25,7 +25,7 @@ from .qualities import connection, energy, satisfaction
 from .result import CallInfo, CallResult, Speakers
 from .settings import DEFAULT_MODEL
 from .speakers import PARTY_MODEL_PATH, assign_parties, identify_agent, load_party_model, load_voice_encoder
-from .transcribe import DEVICES, ENGINES, Progress, Segment, Transcriber, load_transcriber
+from .transcribe import DEVICES, ENGINES, MADE_UP, NOT_SPEECH, Progress, Segment, Transcriber, load_transcriber
 from .vad import has_speech
 
 QUALITY_FEATURES = {"connection": connection.features, "energy": energy.features, "satisfaction": satisfaction.features}
@@ -44,6 +44,7 @@ ONE_SIDE = "silences between turns, latency, interruptions and talk balance need
 MIN_CONVERSATION_MS = 10_000
 # Text conversations scored together: enough texts for full encoder batches of like length.
 CONVERSATIONS_BATCH = 64
+MADE_UP_QUOTED = 3  # made-up segments quoted in skipped
 
 
 class Scorer:
@@ -352,12 +353,22 @@ def _peak(samples: np.ndarray) -> str:
 
 
 def _report_non_speech(segments: list[Segment], skipped: dict[str, str]) -> None:
-    """Whisper's segments it rated as probably not speech are dropped; say how many and how long."""
-    if segments:
-        seconds = sum(s.end_ms - s.begin_ms for s in segments) / 1000
-        stretches = f"{len(segments)} stretch" + ("es" if len(segments) > 1 else "")
-        skipped["non_speech"] = (f"{stretches} ({seconds:.1f} s) that Whisper rated as probably not speech "
+    """Whisper's segments it rated as probably not speech, or whose words it made up, are dropped:
+    say how many and how long (and, for made-up words, which)."""
+    not_speech = [s for s in segments if s.dropped == NOT_SPEECH]
+    made_up = [s for s in segments if s.dropped == MADE_UP]
+    if not_speech:
+        skipped["non_speech"] = (f"{_stretches(not_speech)} that Whisper rated as probably not speech "
                                  "were dropped with their text")
+    if made_up:
+        quoted = ", ".join(f'"{s.text}"' for s in made_up[:MADE_UP_QUOTED])
+        skipped["made_up"] = (f"{_stretches(made_up)} of words Whisper doubted and squeezed together, as it does "
+                              f"when it makes words up, were dropped: {quoted}" + (", ..." if len(made_up) > MADE_UP_QUOTED else ""))
+
+
+def _stretches(segments: list[Segment]) -> str:
+    seconds = sum(s.end_ms - s.begin_ms for s in segments) / 1000
+    return f"{len(segments)} stretch" + ("es" if len(segments) > 1 else "") + f" ({seconds:.1f} s)"
 
 
 def _merge_same_speaker(turns: list[Turn]) -> list[Turn]:

@@ -63,6 +63,12 @@ DISTINCT_VOICE_SIMILARITY = 0.85
 # as far apart as two real speakers (aws_lca_demo_agent: 0.875, its halves +1.52 and +0.72; two speakers
 # in pyannote's sample 0.882), but a caller does not talk like the agent for a whole call.
 ONE_PARTY_LEANING = 0.5
+# Whisper times a segment's first word from where the previous segment ended, so a reply's opening
+# "I" can lie in the other voice's speech (c-020 mono: "What's the query? I" / "got a bill for 600
+# pounds", the "I" stretched over the 1 s pause). A sentence is one speaker's: its first word or two,
+# voiced unlike all the rest of it (more words than the opening), go with the rest.
+SENTENCE_OPENING_WORDS = 2
+SENTENCE_END = re.compile(r"[.?!]$")
 
 
 @dataclass
@@ -316,6 +322,24 @@ def label_words(words: list[Word], segments: list[SpeakerSegment]) -> list[tuple
     return labelled
 
 
+def with_sentence_openings(labelled: list[tuple[int, Word]]) -> list[tuple[int, Word]]:
+    """``labelled`` words with each sentence's opening word or two given the voice of the rest of it,
+    where all the rest has one other voice (SENTENCE_OPENING_WORDS)."""
+    labels = [label for label, _ in labelled]
+    begin = 0
+    for end, (_, word) in enumerate(labelled, 1):
+        if not (SENTENCE_END.search(word.text.strip()) or end == len(labelled)):
+            continue
+        sentence = labels[begin:end]
+        for k in range(1, SENTENCE_OPENING_WORDS + 1):
+            rest = set(sentence[k:])
+            if len(sentence) - k > k and len(set(sentence[:k])) == 1 and len(rest) == 1 and rest != {sentence[0]}:
+                labels[begin:begin + k] = [sentence[k]] * k
+                break
+        begin = end
+    return [(label, word) for label, (_, word) in zip(labels, labelled)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Which voice is the agent
 
@@ -502,7 +526,7 @@ def assign_parties(samples: np.ndarray, words: list[Word], party_model: Head | N
     if regions is None:
         regions = speech_regions(samples)
     segments, similarity = _voices(samples, regions=with_missed_words(regions, words))
-    clustered = build_turns([(str(label), w) for label, w in label_words(words, segments)])
+    clustered = build_turns([(str(label), w) for label, w in with_sentence_openings(label_words(words, segments))])
     decision = identify_agent(clustered, party_model)
     if (similarity is not None and similarity > DISTINCT_VOICE_SIMILARITY and len(decision.leanings) == 2
             and min(decision.leanings.values()) >= ONE_PARTY_LEANING):

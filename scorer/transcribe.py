@@ -54,6 +54,18 @@ STRANDED_MAX_WORDS = 2
 STRANDED_TOUCH_MS = 20
 # A segment Whisper itself rates as probably not speech is dropped, whatever text it produced.
 NO_SPEECH_PROB = 0.9
+# Whisper makes up a word or two where speech ends: "Thank you." and "Bye bye." that nobody said, after
+# a customer's "Hello? Hello?" or an agent's last line on synthesised 8 kHz calls. It marks them itself,
+# as openai-whisper's word anomaly score counts: a word it doubts (probability under 0.15) scores 1, a
+# word squeezed into under 133 ms 15 times the seconds it falls short. A segment scoring 1 a word or
+# more, with a doubted word among them, is dropped and counted. A squeezed word alone is not enough (a
+# reply's real closing "Okay." is often timed at 0 ms), and Whisper's other test, 3 in all in a longer
+# segment, needs the silence around it that Whisper sees: on call 40 real sentences reach 3.
+DOUBTED_PROBABILITY = 0.15
+SQUEEZED_S = 0.133
+MADE_UP_SCORED_WORDS = 8  # Whisper scores a segment's first 8 words, punctuation aside
+PUNCTUATION = "\"'“¿([{-.。,，!！?？:：”)]}、"
+NOT_SPEECH, MADE_UP = "not speech", "made up"
 # openai-whisper gets speech in pieces of about one 30 s window, so progress can be reported.
 CHUNK_S = 30.0
 # Whisper can skip part of a window: its first timestamp lands seconds into the window, and what came
@@ -75,7 +87,11 @@ class Segment:
     begin_ms: int
     end_ms: int
     words: list[Word]
-    speech: bool = True  # False: Whisper rated it as probably not speech, and it has no words
+    dropped: str | None = None  # NOT_SPEECH or MADE_UP: not kept, and it has no words
+
+    @property
+    def speech(self) -> bool:
+        return self.dropped is None
 
 
 @dataclass
@@ -86,7 +102,7 @@ class Transcript:
     model: str
     device: str
     compute_type: str
-    non_speech: list[Segment] = field(default_factory=list)  # dropped: rated as probably not speech
+    non_speech: list[Segment] = field(default_factory=list)  # dropped: probably not speech, or made up
     # voice activity by vad's own rules, (begin_ms, end_ms): what diarization windows, found once
     speech_regions: list[tuple[int, int]] = field(default_factory=list)
 
@@ -305,10 +321,12 @@ def _load_openai_whisper(model, device, compute_type, language):
 
 
 def _segment(text, start, end, words, no_speech_prob) -> Segment | None:
-    """A Segment in integer milliseconds (without words when Whisper rates it as not speech), or
-    None when it has no words."""
+    """A Segment in integer milliseconds (without words when Whisper rates it as not speech or its
+    words as made up), or None when it has no words."""
     if no_speech_prob > NO_SPEECH_PROB:
-        return Segment(text.strip(), _ms(start), _ms(end), [], speech=False)
+        return Segment(text.strip(), _ms(start), _ms(end), [], dropped=NOT_SPEECH)
+    if _made_up(words):
+        return Segment(text.strip(), _ms(start), _ms(end), [], dropped=MADE_UP)
     kept = []
     for word, w_start, w_end, probability in words:
         if word.strip():
@@ -317,6 +335,14 @@ def _segment(text, start, end, words, no_speech_prob) -> Segment | None:
     if not kept:
         return None
     return Segment(text.strip(), _ms(start), max(_ms(end), kept[-1].end_ms), kept)
+
+
+def _made_up(words: list[tuple[str, float, float, float]]) -> bool:
+    """Whisper's own marks of made-up words (``(word, start s, end s, probability)``): see MADE_UP."""
+    scored = [w for w in words if w[0].strip() and w[0].strip() not in PUNCTUATION][:MADE_UP_SCORED_WORDS]
+    doubted = [probability < DOUBTED_PROBABILITY for _, _, _, probability in scored]
+    squeezed = sum(max(0.0, SQUEEZED_S - (end - start)) * 15 for _, start, end, _ in scored)
+    return any(doubted) and sum(doubted) + squeezed + 0.01 >= len(scored)
 
 
 def _rejoin_stranded_words(segments: list[Segment], regions: list[tuple[int, int]]) -> None:

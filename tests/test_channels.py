@@ -221,6 +221,39 @@ def test_segments_whisper_rates_as_not_speech_are_counted():
     assert nothing == {}
 
 
+# Whisper base's words at the end of speech on synthesised 8 kHz calls and on call 40 (word, start s,
+# end s, probability; the durations and probabilities as Whisper gave them): what nobody said, then
+# what was said.
+MADE_UP = {
+    "c-119, the customer after \"Hello? Hello?\"": [(" Bye", 36.41, 36.57, 0.03), (" bye.", 36.57, 36.57, 0.39)],
+    "c-137, the agent's side after \"I can't give a timeframe.\"": [(" Thank", 20.10, 20.14, 0.02), (" you.", 20.14, 20.14, 0.98)],
+    "c-007, the customer's side": [(" Are", 30.0, 30.0, 0.11), (" you", 30.0, 30.0, 0.11), (" fine?", 30.0, 30.65, 0.12)],
+}
+SAID = {
+    "c-061, the customer's closing \"Okay.\", timed at 0 ms": [(" Okay.", 41.2, 41.2, 0.96)],
+    "c-020, the agent's closing \"Bye.\", squeezed into 30 ms": [(" Bye.", 52.0, 52.03, 0.50)],
+    "call 40's caller, badly heard: 3 of 4 words doubted, 2 squeezed, under 1 a word": [(" Is", 1.0, 1.06, 0.10), (" that", 1.06, 1.22, 0.96),
+                                                         (" the", 1.22, 1.36, 0.09), (" end?", 1.36, 1.44, 0.18)],
+    "a doubted word in a clear reply": [(" Thank", 3.0, 3.2, 0.10), (" you", 3.2, 3.35, 0.95)],
+}
+
+
+@pytest.mark.parametrize("words", MADE_UP.values(), ids=MADE_UP.keys())
+def test_words_whisper_made_up_are_dropped_and_quoted(words):
+    segment = _segment("".join(w for w, *_ in words), words[0][1], words[-1][2], words, 0.1)
+    assert segment.words == [] and not segment.speech
+    skipped = {}
+    _report_non_speech([segment], skipped)
+    assert skipped["made_up"].startswith("1 stretch") and segment.text in skipped["made_up"]
+    assert "non_speech" not in skipped
+
+
+@pytest.mark.parametrize("words", SAID.values(), ids=SAID.keys())
+def test_words_said_are_kept_however_whisper_times_them(words):
+    segment = _segment("".join(w for w, *_ in words), words[0][1], words[-1][2], words, 0.1)
+    assert segment.speech and [w.text for w in segment.words] == [w for w, *_ in words]
+
+
 def test_duplicate_channel_check_matches_whole_channel_correlation(agent_speech, customer_speech):
     rng = np.random.default_rng(0)
     n = min(len(agent_speech), len(customer_speech))

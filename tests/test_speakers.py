@@ -30,6 +30,7 @@ from scorer.speakers import (
     read_rttm,
     read_uem,
     segments_to_track,
+    with_sentence_openings,
     speech_attribution,
     speech_regions,
     with_missed_words,
@@ -211,6 +212,18 @@ def test_words_voice_activity_missed_become_regions_of_their_own():
     # "no thanks" 50 ms apart are one region; "edge" touches a region and is already heard
     assert with_missed_words(regions, words) == [(0, 1000), (1500, 1900), (2500, 2700), (3000, 4000), (5000, 5200)]
     assert with_missed_words(regions, words[:1]) == regions
+
+
+def test_a_sentences_opening_words_go_with_the_rest_of_it():
+    """c-020 mono as Whisper base and diarization gave it: the customer's opening "I" stretched back
+    over the pause into the agent's speech; a one-word reply and a sentence the voices share
+    equally stay as they were."""
+    said = [(0, " Do"), (0, " you"), (0, " have"), (0, " a"), (0, " reading?"), (0, " I"), (1, " took"), (1, " a"),
+            (1, " photo."), (0, " Yes."), (1, " Okay."), (0, " So"), (0, " then"), (1, " we"), (1, " see.")]
+    labelled = [(label, Word(text, 100 * i, 100 * i + 90)) for i, (label, text) in enumerate(said)]
+    assert [label for label, _ in with_sentence_openings(labelled)] == [0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 1, 0, 0, 1, 1]
+    unfinished = labelled[:7]  # the last words end no sentence: still one, and "I took" is split evenly
+    assert [label for label, _ in with_sentence_openings(unfinished)] == [0, 0, 0, 0, 0, 0, 1]
 
 
 # ---------------------------------------------------------------------------------------------
