@@ -34,7 +34,8 @@ FAILINGS = ("acknowledgement", "politeness", "dismissiveness")
 KNOWN_GAPS = {
     ("connection", "aws_lca_demo_agent.wav"):
         "an agent-only recording: with no customer to answer, empathy and active listening cannot be measured, "
-        "and courtesy and engagement alone give 56",
+        "and courtesy and engagement alone give 56-61 (61 on an Intel Xeon on 2026-12-06: a point over the line, "
+        "by CPU and Whisper's words, so not yet counted as closed)",
     ("connection", "azure_katiesteve.wav"):
         "two colleagues chatting, not a service call: the dismissive head misreads banter as brushing off",
     ("connection", "azure_katiesteve_mono.wav"):
