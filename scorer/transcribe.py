@@ -57,10 +57,11 @@ NO_SPEECH_PROB = 0.9
 # Whisper makes up a word or two where speech ends: "Thank you." and "Bye bye." that nobody said, after
 # a customer's "Hello? Hello?" or an agent's last line on synthesised 8 kHz calls. It marks them itself,
 # as openai-whisper's word anomaly score counts: a word it doubts (probability under 0.15) scores 1, a
-# word squeezed into under 133 ms 15 times the seconds it falls short. A segment scoring 1 a word or
-# more, with a doubted word among them, is dropped and counted. A squeezed word alone is not enough (a
-# reply's real closing "Okay." is often timed at 0 ms), and Whisper's other test, 3 in all in a longer
-# segment, needs the silence around it that Whisper sees: on call 40 real sentences reach 3.
+# word squeezed into under 133 ms 15 times the seconds it falls short (its third mark, a word over 2 s,
+# is not used: Whisper stretches real words over pauses, c-065's "No." to 2.06 s). A segment scoring 1
+# a word or more, with a doubted word among them, is dropped and counted. A squeezed word alone is not
+# enough (a reply's real closing "Okay." is often timed at 0 ms), and Whisper's other test, 3 in all in
+# a longer segment, needs the silence around it that Whisper sees: on call 40 real sentences reach 3.
 DOUBTED_PROBABILITY = 0.15
 SQUEEZED_S = 0.133
 MADE_UP_SCORED_WORDS = 8  # Whisper scores a segment's first 8 words, punctuation aside
