@@ -72,8 +72,9 @@ def _score(result, quality):
 # Measured 2026-12-06 with Whisper base on an Intel Xeon: stereo 19/20, mono 18/20 (c-010's written close is a
 # tie, resolved 0.437 against deferred 0.435, so the text scores between the two and either call moves it
 # 11-14 points; c-016's synthesised agent voice measures soft, -10 dB alpha ratio, on mono). CPUs' int8
-# kernels hear a word or two differently: on an AMD EPYC, before made-up words were dropped and sentence
-# openings kept with their sentence, stereo 18/20 and mono 17/20.
+# kernels hear a word or two differently: on an AMD EPYC (2026-12-06, the same code) stereo 18/20 and mono
+# 18/20, stereo also missing c-065, whose customer's "And the bag?" Whisper hears as "And the bad?" (read
+# as upset: energy 17.8 against 29.8).
 @pytest.mark.slow
 @pytest.mark.parametrize("layout", ["stereo", "mono"])
 def test_audio_scores_agree_with_text(scored, layout):
