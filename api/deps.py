@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from anyio import CapacityLimiter
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -50,6 +51,7 @@ class State:
     data_dir: Path
     pool: object  # jobs.pool.WorkerPool or jobs.celery_queue.CeleryQueue: .notify(), .models
     limiter: RateLimiter
+    status_reads: CapacityLimiter  # the threads status reads may take at once
 
 
 async def state(request: Request) -> State:  # no I/O: on the event loop, not a thread

@@ -8,6 +8,7 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -54,7 +55,7 @@ def create_app(config: Settings | None = None, start_workers: bool = True) -> Fa
     else:
         pool = WorkerPool(url, data_dir, scorer_factory(config), config.workers, config.job_lease_s, config.job_attempts)
     pool.on_finished = job_finished
-    hs = State(config, url, data_dir, pool, RateLimiter(config.rate_limit_per_minute))
+    hs = State(config, url, data_dir, pool, RateLimiter(config.rate_limit_per_minute), CapacityLimiter(config.status_read_threads))
     background = Background(url, data_dir, config)  # webhook deliveries and retention
 
     @asynccontextmanager

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Query
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
+from anyio import to_thread
 from starlette.concurrency import run_in_threadpool
 
 from .. import metrics
@@ -91,13 +92,14 @@ async def get_call(call_id: str, request: Request,
                    credentials: HTTPAuthorizationCredentials | None = Depends(bearer)):
     # What platforms poll. The key's check, the query and the JSON are one hop to a thread: as sync
     # dependencies and a sync endpoint they were four, which at ten reads in flight doubled the API's
-    # time per read (bench/README.md).
+    # time per read; and a few threads of their own (HOSTSCORE_STATUS_READ_THREADS), not the 40 every
+    # sync route shares, so ten reads in flight do not all take turns on the GIL (bench/README.md).
     def read() -> bytes:
         with open_session(request.app.state.hostscore.url) as session:
             who = permitted(identify(request, credentials, session), "read")
             return call_detail_json(*_found(lambda: calls.detail(session, who.tenant_id, call_id)))
 
-    return Response(await run_in_threadpool(read), media_type="application/json")
+    return Response(await to_thread.run_sync(read, limiter=request.app.state.hostscore.status_reads), media_type="application/json")
 
 
 @router.get("/calls/{call_id}/audio", response_class=FileResponse, responses=ERRORS)
