@@ -5,7 +5,7 @@ streams in. Prints a Markdown table with the targets: 0 errors, p99 read under 5
 under 300 MB (its growth over the process's size before the upload, and its peak, are both shown:
 the embedded worker's models alone take about 490 MB).
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/api_load.py [--uploads 50] [--reads 2000] [--read-concurrency 10] [--big-mb 500]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/api_load.py [--uploads 50] [--reads 2000] [--read-concurrency 10] [--big-mb 500] [--recording PATH]
 
 The API process's CPU time per status read is printed too: what a read costs however busy the machine is.
 """
