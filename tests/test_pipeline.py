@@ -39,7 +39,8 @@ def wer(result, truth: CallTruth) -> float:
 
 @pytest.mark.parametrize("call,method,max_wer,min_roles", [
     ("resolved_stereo_16k", "stereo-channels", 0.2, 0.97),
-    # tiny.en on the band-limited espeak customer voice is the weak spot: measured 0.18 (0.04 at 16 kHz)
+    # tiny.en on the band-limited espeak customer voice is the weak spot: measured 0.18 (0.04 at 16 kHz); on an
+    # AMD EPYC 0.16 (0.21 while a 1.7 s stretch of skipped agent speech was too short to be decoded again)
     ("resolved_stereo_8k", "stereo-channels", 0.2, 0.97),
     ("resolved_mono_16k", "mono-diarization", 0.25, 0.9),
     ("resolved_mono_8k", "mono-diarization", 0.25, 0.9),
