@@ -3,7 +3,6 @@ are the library's (scorer.cli); this module only adds what needs the service."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 import threading
 import time

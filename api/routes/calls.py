@@ -6,12 +6,11 @@ import json
 from datetime import datetime
 from typing import Annotated, Literal
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, File, Form, Header, HTTPException, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
-from anyio import to_thread
-from starlette.concurrency import run_in_threadpool
 
 from .. import metrics
 from ..db.session import session as open_session

@@ -20,7 +20,7 @@ from scorer.conversation import from_dict
 from scorer.outcome import STATUSES
 from scorer.qualities import QUALITIES
 
-from ..db.models import Call, Review, now
+from ..db.models import Call, Review
 from ..schemas import CallOut
 
 CHUNK = 1 << 20
