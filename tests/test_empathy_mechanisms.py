@@ -1,0 +1,44 @@
+"""Connection on one reply to someone who is struggling, by empathy mechanism.
+
+`empathy_mechanisms.jsonl`: 60 posts (two thirds personal hardship in the style of support forums, a
+third upset customers) with 4-5 replies each, every reply labelled 0/1/2 for emotional reactions,
+interpretations and explorations (EPITOME's framework, Sharma et al. 2020). The team wrote it apart
+from the training corpus, after the explorations weakness was reported on human-rated data: replies
+that ask about the person's situation scored lower than replies that did not. Each (post, reply) is
+scored as a two-turn text call; connection must rank replies showing a mechanism above those without.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+PROBE = Path(__file__).parent / "empathy_mechanisms.jsonl"
+MECHANISMS = ("emotional_reactions", "interpretations", "explorations")
+
+
+@pytest.fixture(scope="module")
+def scored(scorer):
+    rows = [json.loads(line) for line in PROBE.read_text().splitlines()]
+    results = scorer.score_conversations([{"turns": [{"speaker": "CUSTOMER", "text": r["seeker"]},
+                                                     {"speaker": "AGENT", "text": r["response"]}]} for r in rows])
+    return rows, np.array([r.scores["connection"].score for r in results])
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_each_mechanism_raises_connection(scored, mechanism):
+    rows, connection = scored
+    shown = np.array([r[mechanism] >= 1 for r in rows])
+    auc = roc_auc_score(shown, connection)
+    print(f"{mechanism}: AUC {auc:.3f} ({shown.sum()} replies show it, {(~shown).sum()} do not)")
+    assert auc >= 0.6, f"connection ranks replies showing {mechanism} above the others only {auc:.0%} of the time"
+
+
+def test_empathic_replies_rank_above_replies_without_any(scored):
+    rows, connection = scored
+    any_shown = np.array([max(r[m] for m in MECHANISMS) >= 1 for r in rows])
+    auc = roc_auc_score(any_shown, connection)
+    print(f"any mechanism: AUC {auc:.3f}")
+    assert auc >= 0.85
