@@ -1,0 +1,42 @@
+"""Satisfaction on rated task-oriented dialogues outside contact centres.
+
+`task_dialogue_satisfaction.jsonl`: 64 dialogues between a user (CUSTOMER) and an assistant (AGENT),
+16 in each of four domains (bookings, services, film recommendations, film-preference interviews),
+each rated 1-5 by how satisfied the user would be, in the style of the User Satisfaction Simulation
+data. The team wrote them apart from the training corpus; low ratings come from what the assistant
+did (re-asking, wrong details, ignoring what the user ruled out, looping), and many low-rated users
+still close politely. The goal the issue sets for human-rated dialogues: AUC 0.85 or more for telling
+high (4-5) from low (1-2) ratings in every domain.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+PROBE = Path(__file__).parent / "task_dialogue_satisfaction.jsonl"
+# Known gaps: in a recommendation or an interview nothing is "resolved" in the service sense, the
+# customer's feelings are about films rather than the service, and the assistant's mistakes show only
+# in what it asks; the outcome and sentiment that carry satisfaction on service calls say little there.
+KNOWN_GAPS = {"movie-recommendation": "0.80 on this CPU", "preference-interview": "0.40 on this CPU"}
+
+
+@pytest.fixture(scope="module")
+def scored(scorer):
+    rows = [json.loads(line) for line in PROBE.read_text().splitlines()]
+    results = scorer.score_conversations([{"turns": r["turns"]} for r in rows])
+    return rows, np.array([r.scores["satisfaction"].score for r in results])
+
+
+@pytest.mark.parametrize("domain", [
+    pytest.param(d, marks=pytest.mark.xfail(reason=f"known gap: {KNOWN_GAPS[d]}", strict=False)) if d in KNOWN_GAPS else d
+    for d in ("booking", "services", "movie-recommendation", "preference-interview")])
+def test_satisfaction_tells_high_ratings_from_low(scored, domain):
+    rows, satisfaction = scored
+    rated = [k for k, r in enumerate(rows) if r["domain"] == domain and r["satisfaction"] != 3]
+    high = np.array([rows[k]["satisfaction"] >= 4 for k in rated])
+    auc = roc_auc_score(high, satisfaction[rated])
+    print(f"{domain}: AUC {auc:.3f} ({high.sum()} high, {(~high).sum()} low)")
+    assert auc >= 0.85
