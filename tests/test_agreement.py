@@ -75,10 +75,6 @@ def _score(result, quality):
 # kernels hear a word or two differently: on an AMD EPYC (2026-12-06, the same code) stereo 18/20 and mono
 # 18/20, stereo also missing c-065, whose customer's "And the bag?" Whisper hears as "And the bad?" (read
 # as upset: energy 17.8 against 29.8).
-# 2026-12-07, AMD EPYC, with the connection heads retrained on short lines and the profile refitted:
-# stereo 18/20 (c-010's tie, c-065), mono 19/20 (c-010). With every model retrained on the new lines, the
-# outcome model moved two near-ties (c-109 transferred 0.48 against deferred 0.42; c-132) and both layouts
-# were 17/20: that outcome model was not shipped.
 @pytest.mark.slow
 @pytest.mark.parametrize("layout", ["stereo", "mono"])
 def test_audio_scores_agree_with_text(scored, layout):

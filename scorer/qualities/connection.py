@@ -10,8 +10,6 @@ a reply to an upset customer counts most, a reply to a bare "okay" little.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from ..conversation import AGENT, CUSTOMER
@@ -29,10 +27,6 @@ SHOWN = 0.5  # a unit is quoted as an example of a judgement from this probabili
 # right 97% of the time from 0.65 on, against 86% at 0.55-0.65, where calm negations sit ("it's not
 # making any crazy noises yet, so I'm not terrified", 0.59, quoted as upset on a real call)
 UPSET_SHOWN = 0.65
-# A question: a sentence with a question mark, or one opening as questions do (Whisper and people
-# writing fast leave the mark off: "since when", "how are you holding up")
-QUESTION = re.compile(r"\?|(?:^|[.!]\s+)(?:what|how|why|when|where|who|which|do|does|did|are|is|was|were|have|has|can|"
-                      r"could|would|will)\b", re.IGNORECASE)
 
 SPECS = (
     FeatureSpec("acknowledgement", +1, 0.9, 0.25, 0.2,
@@ -43,14 +37,6 @@ SPECS = (
                 "counts by how upset the customer it answers was (squared; when the customer was upset at all, only those "
                 "replies count, read in proportion near the line, a fragment's by its words), a reply to a bare \"okay\" little",
                 lowers_unshown="agent acknowledged the customer's feelings and situation less than in a typical call"),
-    FeatureSpec("exploring", +1, 0.5, 0.1, 0.2,
-                "agent asked about the customer's situation and feelings",
-                "agent rarely asked about the customer's situation or feelings",
-                "active listening by asking: the agent's replies that ask about what the customer is going through "
-                "(\"what happened?\", \"how are you holding up?\", \"what worries you most?\"): the empathy of each reply "
-                "that asks a question, weighted like acknowledgement; a factual question (\"your date of birth?\") counts "
-                "little",
-                lowers_unshown="agent asked about the customer's situation less than in a typical call"),
     FeatureSpec("builds_on_customer", +1, 0.3, 0.35, 0.1,
                 "agent's replies built on what the customer said",
                 "agent's replies did not pick up what the customer said",
@@ -105,18 +91,12 @@ def features(call: CallFacts) -> list[Feature]:
         clearly_upset = sorted((c for c, _ in replies if upset_p[c] >= UPSET_SHOWN), key=lambda c: -upset_p[c])
         upset = [call.unit_moment(c) for c in clearly_upset[:TOP_MOMENTS]]
         feats.append(Feature("acknowledgement", weighted_mean(empathy, need), moments=shown, lowering_moments=upset))
-        # asking is listening: an inviting question is short, so its empathy alone undersells it next to a
-        # statement of sympathy, and the customer who answers it feels heard
-        asking = empathy * np.array([bool(QUESTION.search(units[a].text)) for _, a in replies])
-        feats.append(Feature("exploring", weighted_mean(asking, need),
-                             moments=[call.unit_moment(replies[k][1]) for k in np.argsort(-asking)[:TOP_MOMENTS]
-                                      if asking[k] >= SHOWN], lowering_moments=[]))
         similarity = np.array([float(s.embeddings[c] @ s.embeddings[a]) for c, a in replies])
         feats.append(Feature("builds_on_customer", weighted_mean(similarity, need),
                              moments=[call.unit_moment(replies[k][1]) for k in np.argsort(-similarity)[:TOP_MOMENTS]],
                              lowering_moments=[call.unit_moment(replies[k][1]) for k in np.argsort(similarity)[:TOP_MOMENTS]]))
     else:
-        feats += [Feature(n, None) for n in ("acknowledgement", "exploring", "builds_on_customer")]
+        feats += [Feature("acknowledgement", None), Feature("builds_on_customer", None)]
 
     if agent:
         weight = call.weights(agent)
