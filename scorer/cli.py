@@ -108,6 +108,12 @@ def parser(commands=()) -> argparse.ArgumentParser:
     cmd.add_argument("--out", type=Path, required=True,
                      help="folder for heads.json, outcome.json, profile.json and MODEL_CARD.md (use with --models-dir)")
     cmd.add_argument("--emorynlp", type=Path, help="EmoryNLP folder (default: ../shared/data/text/emorynlp)")
+    cmd.add_argument("--heads", nargs="+", metavar="HEAD",
+                     help="train only these turn heads, keeping the others, the call-outcome model and the party "
+                          "classifier from --base; the profile is refitted and the card rewritten")
+    cmd.add_argument("--base", type=Path, help="with --heads: the models to keep (default: the shipped ones)")
+    cmd.add_argument("--qualities", nargs="+", metavar="QUALITY",
+                     help="with --heads: refit only these qualities of the profile, keeping the others from --base")
     cmd.set_defaults(run=train)
 
     for name, fn, text in (("calibrate", calibrate, "fit the scoring profile to a centre's own labels (CSAT, NPS, QA)"),
@@ -233,9 +239,20 @@ def _output(path: Path | None):
 
 
 def train(args) -> int:
+    from .heads import HEADS, HEADS_PATH
+    from .qualities import QUALITIES
     from .training.train import train as run
 
-    run(args.out, args.emorynlp)
+    for given, known, what in ((args.heads, HEADS, "turn head"), (args.qualities, QUALITIES, "quality")):
+        unknown = sorted(set(given or ()) - set(known))
+        if unknown:
+            print(f"error: no {what} named {', '.join(unknown)} (there are: {', '.join(known)})", file=sys.stderr)
+            return 2
+    if (args.qualities or args.base) and not args.heads:
+        print("error: --qualities and --base go with --heads (without it every model is trained anew)", file=sys.stderr)
+        return 2
+    run(args.out, args.emorynlp, heads=tuple(args.heads) if args.heads else None, base_dir=args.base or HEADS_PATH.parent,
+        qualities=tuple(args.qualities or QUALITIES))
     return 0
 
 

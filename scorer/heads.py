@@ -8,6 +8,7 @@ and rebuilt by ``hostscore train``; inference is a matrix product, no pickles.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +32,22 @@ HEADS: dict[str, tuple[str, ...]] = {
     "gratitude": ("0", "1"),
     "dismissive": ("0", "1"),
     "proactive": ("0", "1"),
+    # an agent question that asks about the customer's situation or feelings ("what happened?", "how are
+    # you holding up?") against a factual one ("and your postcode?"): trained and read on agent questions
+    # only (``asks_question``), where the empathy head, trained on every line, hears too little in them
+    "exploring": ("0", "1"),
 }
+# The heads a corpus line's own labels do not carry: exploring is the empathy label of agent questions.
+DERIVED_HEADS = ("exploring",)
+
+# A question: a sentence with a question mark, or one opening as questions do (Whisper and people
+# writing fast leave the mark off: "how are the kids coping")
+QUESTION = re.compile(r"\?|(?:^|[.!]\s+)(?:what|how|why|when|where|who|which|do|does|did|are|is|was|were|have|has|"
+                      r"can|could|would|will)\b", re.IGNORECASE)
+
+
+def asks_question(text: str) -> bool:
+    return bool(QUESTION.search(text))
 
 
 @lru_cache(maxsize=1)
@@ -134,4 +150,7 @@ def predict(texts: list[str], parties: list[str], heads: dict[str, Head] | None 
     heads = heads or load_heads()
     embeddings = embed(texts)
     x = features(texts, parties, embeddings)
-    return TurnSignals(probs={name: head.predict_proba(x) for name, head in heads.items()}, embeddings=embeddings, heads=heads)
+    probs = {name: head.predict_proba(x) for name, head in heads.items()}
+    if "exploring" in probs:  # read on questions only: a statement asks about nothing
+        probs["exploring"][[not asks_question(t) for t in texts]] = (1.0, 0.0)
+    return TurnSignals(probs=probs, embeddings=embeddings, heads=heads)

@@ -247,3 +247,25 @@ def test_training_writes_only_into_its_folder_and_its_card_has_intervals_and_bas
     assert len(tested) >= 10 + 2 + 6  # every head, the outcome's two metrics, two per quality
     assert all(line.rstrip(" |").endswith(("yes", "**no: worse**", "**no: the interval includes no gain**")) for line in tested)
     assert "customer thanked at the close" in card and "majority class" in card
+
+
+@pytest.mark.slow
+def test_training_one_head_keeps_every_other_model_and_quality(shared_data, tmp_path):
+    """`hostscore train --heads exploring --qualities connection`: the exploring head is trained anew and
+    connection refitted over it; every other head, the outcome and party models and the other qualities
+    are the base's, bit for bit, and the card says which part is which."""
+    base = Path(scorer.__file__).parent / "data"
+    out = tmp_path / "models"
+    train(out, shared_data / "text" / "emorynlp", log=lambda *_: None, heads=("exploring",), base_dir=base,
+          qualities=("connection",))
+    trained, shipped = (json.loads((d / "heads.json").read_text())["heads"] for d in (out, base))
+    assert list(trained) == list(HEADS)
+    assert all(trained[h] == shipped[h] for h in HEADS if h != "exploring")
+    for name in ("outcome.json", "party.json"):
+        assert (out / name).read_bytes() == (base / name).read_bytes()
+    profile, kept = (json.loads((d / "profile.json").read_text())["models"] for d in (out, base))
+    assert profile["energy"] == kept["energy"] and profile["satisfaction"] == kept["satisfaction"]
+    assert profile["connection"]["weights"]["exploring"] > 0  # asking about the customer raises connection
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "`hostscore train --heads exploring --qualities connection`" in card
+    assert next(line for line in card.splitlines() if line.startswith("| exploring")).endswith("| yes |")

@@ -228,6 +228,47 @@ def test_a_word_given_no_length_goes_with_its_neighbour_to_the_sound():
     assert (words[0].begin_ms, words[1].begin_ms, words[1].end_ms) == (1000, 1500, 2500)  # nothing else moves
 
 
+def test_a_reply_stretched_over_the_pause_before_it_moves_onto_its_sound():
+    """faster-whisper base on a synthesised 8 kHz mono call: the customer's closing "No." (its sound
+    56.23-56.41 s) was timed from the end of the agent's "Is there anything else?" to the start of its
+    sound, and went to the agent's turn. Moved onto the speech no other word was placed on."""
+    from scorer.conversation import Word
+    from scorer.transcribe import _onto_wordless_speech
+
+    words = [Word(" Is", 53220, 53330, 0.9), Word(" there", 53330, 53490, 0.9), Word(" anything", 53490, 53870, 0.9),
+             Word(" else?", 53870, 54170, 0.9), Word(" No.", 54170, 56230, 0.9)]
+    _onto_wordless_speech(words, [(51746, 52446), (53220, 53330), (53442, 54238), (56226, 56414)])
+    assert (words[4].begin_ms, words[4].end_ms) == (56226, 56414)
+    assert [(w.begin_ms, w.end_ms) for w in words[:4]] == [(53220, 53330), (53330, 53490), (53490, 53870), (53870, 54170)]
+
+
+def test_a_word_inside_a_sentence_or_before_speech_with_words_stays_where_it_is():
+    """"check" is stretched over a pause to the sound after it, but it is inside a sentence; "Sure."
+    opens one and is stretched to speech that holds the next word: neither is moved."""
+    from scorer.conversation import Word
+    from scorer.transcribe import _onto_wordless_speech
+
+    inside = [Word(" let", 1000, 1200, 0.9), Word(" me", 1200, 1300, 0.9), Word(" check", 1300, 3000, 0.9)]
+    _onto_wordless_speech(inside, [(1000, 1700), (3000, 3400)])
+    assert (inside[2].begin_ms, inside[2].end_ms) == (1300, 3000)
+    claimed = [Word(" Yes.", 1000, 1400, 0.9), Word(" Sure.", 1400, 3000, 0.9), Word(" Go", 3000, 3300, 0.9)]
+    _onto_wordless_speech(claimed, [(1000, 1500), (3000, 3400)])
+    assert (claimed[1].begin_ms, claimed[1].end_ms) == (1400, 3000)
+
+
+def test_a_reply_whose_first_word_whisper_starts_late_starts_where_its_speech_does():
+    """faster-whisper base on the same call: the agent's "PT-009182." (said from 44.28 s) was timed from
+    45.92 s, and the agent's 0.8 s to answer read as 2.5 s. The speech before it holds no word."""
+    from scorer.conversation import Word
+    from scorer.transcribe import _onto_wordless_speech
+
+    words = [Word(" the", 42700, 42900, 0.9), Word(" ticket", 42900, 43100, 0.9), Word(" number?", 43100, 43400, 0.9),
+             Word(" TT009182.", 45920, 46480, 0.9)]
+    _onto_wordless_speech(words, [(42700, 43500), (44280, 46560)])
+    assert (words[3].begin_ms, words[3].end_ms) == (44280, 46480)
+    assert [(w.begin_ms, w.end_ms) for w in words[:3]] == [(42700, 42900), (42900, 43100), (43100, 43400)]
+
+
 def test_speech_whisper_skipped_is_found_between_the_words_it_heard():
     """Whisper's first timestamp in a window can land seconds in (tiny.en jumped from 30.0 s to 53.1 s of
     an 8 kHz mono call): the stretches between heard words that hold 2 s of speech are decoded again,

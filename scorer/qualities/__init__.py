@@ -166,9 +166,10 @@ class ProfileInput(BaseModel):
 PROFILE_SHAPE = '{"name", "version", "models": {quality: {"bias", "weights", "centres", "scales"}}}'
 
 
-def load_profile(path: Path | str | None = None) -> Profile:
+def load_profile(path: Path | str | None = None, qualities: tuple[str, ...] = QUALITIES) -> Profile:
     """The scoring profile at ``path`` (default: the shipped one). A file of the wrong shape, not
-    JSON or not UTF-8 (a byte-order mark is fine) raises ``ProfileError`` naming it and the problem."""
+    JSON or not UTF-8 (a byte-order mark is fine), or whose ``qualities`` do not weigh the features the
+    code computes, raises ``ProfileError`` naming it and the problem."""
     path = Path(path or PROFILE_PATH)
     if path == PROFILE_PATH and not path.exists():
         raise FileNotFoundError(f"scoring profile {path} is missing: run `hostscore train` to build it")
@@ -188,7 +189,7 @@ def load_profile(path: Path | str | None = None) -> Profile:
     except ValueError:  # Python's limit on the digits of an integer in JSON
         raise ProfileError(f"{problem} (a number too long to read)") from None
     models = {q: QualityModel(**m.model_dump()) for q, m in given.models.items()}
-    check_profile(models, path)
+    check_profile(models, path, qualities)
     return Profile(given.name or path.stem, given.version, models, given.metrics)
 
 
@@ -217,12 +218,13 @@ def _describe(error: ValidationError) -> str:
     return f"{where}: {message}"
 
 
-def check_profile(models: dict[str, QualityModel], source: Path | str = "profile") -> None:
+def check_profile(models: dict[str, QualityModel], source: Path | str = "profile",
+                  qualities: tuple[str, ...] = QUALITIES) -> None:
     """A profile must weigh exactly the features the code computes: an unknown name would be a
     silent weight of 0, a missing one a feature that can never count."""
     specs = registry()
     problems = []
-    for q in QUALITIES:
+    for q in qualities:
         if q not in models:
             problems.append(f"no model for {q}")
             continue

@@ -32,11 +32,19 @@ SPECS = (
     FeatureSpec("acknowledgement", +1, 0.9, 0.25, 0.2,
                 "agent acknowledged the customer's feelings and situation",
                 "agent rarely acknowledged the customer's feelings, even when they were upset",
-                "empathy in the agent's reply to each customer unit: acknowledging, reflecting (\"that sounds "
-                "frustrating after waiting all week\") or exploring (\"what worries you most about it?\"); each reply "
+                "empathy in the agent's reply to each customer unit: acknowledging or reflecting (\"that sounds "
+                "frustrating after waiting all week\"); each reply "
                 "counts by how upset the customer it answers was (squared; when the customer was upset at all, only those "
                 "replies count, read in proportion near the line, a fragment's by its words), a reply to a bare \"okay\" little",
                 lowers_unshown="agent acknowledged the customer's feelings and situation less than in a typical call"),
+    FeatureSpec("exploring", +1, 0.5, 0.1, 0.2,
+                "agent asked about the customer's situation and feelings",
+                "agent rarely asked about the customer's situation or feelings",
+                "active listening by asking: how clearly each agent reply asks about what the customer is going "
+                "through (\"what happened?\", \"how are you holding up?\", \"what worries you most?\"), read by a head "
+                "trained on agent questions, a factual question (\"and your postcode?\") or a statement counting nothing; "
+                "weighted like acknowledgement",
+                lowers_unshown="agent asked about the customer's situation less than in a typical call"),
     FeatureSpec("builds_on_customer", +1, 0.3, 0.35, 0.1,
                 "agent's replies built on what the customer said",
                 "agent's replies did not pick up what the customer said",
@@ -91,12 +99,18 @@ def features(call: CallFacts) -> list[Feature]:
         clearly_upset = sorted((c for c, _ in replies if upset_p[c] >= UPSET_SHOWN), key=lambda c: -upset_p[c])
         upset = [call.unit_moment(c) for c in clearly_upset[:TOP_MOMENTS]]
         feats.append(Feature("acknowledgement", weighted_mean(empathy, need), moments=shown, lowering_moments=upset))
+        # asking is listening, and an inviting question is short: the empathy head, which hears feelings in
+        # statements, reads "what happened?" as routine
+        asking = np.array([s.p("exploring", "1")[a] for _, a in replies])
+        feats.append(Feature("exploring", weighted_mean(asking, need),
+                             moments=[call.unit_moment(replies[k][1]) for k in np.argsort(-asking)[:TOP_MOMENTS]
+                                      if asking[k] >= SHOWN], lowering_moments=[]))
         similarity = np.array([float(s.embeddings[c] @ s.embeddings[a]) for c, a in replies])
         feats.append(Feature("builds_on_customer", weighted_mean(similarity, need),
                              moments=[call.unit_moment(replies[k][1]) for k in np.argsort(-similarity)[:TOP_MOMENTS]],
                              lowering_moments=[call.unit_moment(replies[k][1]) for k in np.argsort(similarity)[:TOP_MOMENTS]]))
     else:
-        feats += [Feature("acknowledgement", None), Feature("builds_on_customer", None)]
+        feats += [Feature(n, None) for n in ("acknowledgement", "exploring", "builds_on_customer")]
 
     if agent:
         weight = call.weights(agent)

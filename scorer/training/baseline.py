@@ -28,6 +28,8 @@ KEYWORDS: dict[str, dict[str, tuple[str, ...]]] = {
     "gratitude": {"1": ("thank", "thanks", "appreciate", "grateful")},
     "dismissive": {"1": ("nothing i can do", "not my", "policy", "should have", "calm down", "not our problem", "can't help")},
     "proactive": {"1": ("let me", "i'll", "i will", "i can", "go ahead", "right away", "what i can do")},
+    "exploring": {"1": ("what happened", "how are you", "how do you feel", "are you ok", "are you safe", "how long have you",
+                        "what worries", "how is", "how are the")},
     "arousal": {"high": ("!", "oh my god", "what", "wow", "hate", "love", "scared", "angry")},
 }
 

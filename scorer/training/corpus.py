@@ -21,7 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from ..conversation import AGENT, CUSTOMER
-from ..heads import HEADS
+from ..heads import DERIVED_HEADS, HEADS, asks_question
 from ..outcome import STATUSES
 
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "data" / "corpus"
@@ -30,7 +30,7 @@ TEST_SHARE = 0.25
 NEAR_DUPLICATE_JACCARD = 0.8
 
 # The heads every corpus utterance is labelled for (arousal comes from EmoryNLP only).
-CORPUS_HEADS = tuple(h for h in HEADS if h != "arousal")
+CORPUS_HEADS = tuple(h for h in HEADS if h != "arousal" and h not in DERIVED_HEADS)
 UTTERANCE_FIELDS = ("id", "industry", "scenario", "party", "text", *CORPUS_HEADS)
 CONVERSATION_FIELDS = ("id", "industry", "scenario", "outcome", "ending", "satisfaction", "connection", "energy", "turns")
 ENDINGS = ("thanks", "neutral", "angry")
@@ -138,10 +138,18 @@ def utterances(corpus_dir: Path = CORPUS_DIR) -> list[Example]:
     """Every ``utterances_*.jsonl`` row, split by scenario, test-side repeats of training rows dropped."""
     rows = read_rows(sorted(corpus_dir.glob("utterances_*.jsonl")), utterance_problems)
     return drop_test_duplicates([
-        Example(id=row["id"], text=row["text"], party=row["party"], labels={h: str(row[h]) for h in CORPUS_HEADS},
+        Example(id=row["id"], text=row["text"], party=row["party"], labels=utterance_labels(row),
                 test=in_test(row["scenario"]), source="hostscore-corpus", scenario=row["scenario"])
         for row in rows
     ])
+
+
+def utterance_labels(row: dict) -> dict[str, str]:
+    """A corpus line's labels, with the exploring head's where the line is an agent question."""
+    labels = {h: str(row[h]) for h in CORPUS_HEADS}
+    if row["party"] == AGENT and asks_question(row["text"]):
+        labels["exploring"] = labels["empathy"]
+    return labels
 
 
 def shared_data_dir() -> Path:

@@ -1,7 +1,10 @@
-"""`hostscore train`: rebuild every shipped turn head from scratch, deterministically, and write the model card."""
+"""`hostscore train`: rebuild every shipped turn head from scratch, deterministically, and write the model card;
+or, with ``heads``, rebuild only those heads over a set of models kept as they are."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -19,7 +22,7 @@ from ..encoder import embed
 from ..conversation import AGENT, CUSTOMER, from_dict
 from ..heads import HEADS, HEADS_PATH, Head, features, load_heads, save_heads, vader_scores
 from ..outcome import OUTCOME_MODEL_PATH, STATUSES, call_outcome_features, read_close
-from ..qualities import PROFILE_PATH, QUALITIES, Profile
+from ..qualities import PROFILE_PATH, QUALITIES, Profile, load_profile
 from ..speakers import PARTY_CLASSES, PARTY_MODEL_PATH, agent_leaning
 
 CARD_NAME = "MODEL_CARD.md"
@@ -82,16 +85,28 @@ def fit_head(name: str, x: np.ndarray, y: np.ndarray, classes: tuple[str, ...] |
     return Head(name, classes, coef.astype(np.float32), intercept.astype(np.float32)), best_c, best_f1
 
 
-def train_heads(out: Path, emorynlp_dir: Path | None = None, log=print) -> list[HeadReport]:
+def train_heads(out: Path, emorynlp_dir: Path | None = None, log=print, names: tuple[str, ...] = tuple(HEADS),
+                base: Path | None = None) -> list[HeadReport]:
+    """Fit the turn heads ``names`` (all by default); with ``base`` (a heads.json), every other head and its
+    test report come from there unchanged."""
     start = time.time()
     np.random.seed(SEED)
+    heads, reports = {}, {}
+    if base is not None:
+        kept = [n for n in HEADS if n not in names]
+        saved = json.loads(Path(base).read_text())
+        missing = [n for n in kept if n not in saved["heads"]]
+        if missing:
+            raise ValueError(f"{base} has no {', '.join(missing)} head: retrain {'it' if len(missing) == 1 else 'them'} too")
+        heads = {n: load_heads(Path(base))[n] for n in kept}
+        reports = {r["name"]: head_report(r) for r in saved["meta"]["reports"] if r["name"] in kept}
     # a corpus test line that repeats an EmoryNLP training line (or back) is dropped too
     examples = corpus.drop_test_duplicates(corpus.utterances() + corpus.emorynlp(emorynlp_dir))
+    examples = [e for e in examples if any(n in e.labels for n in names)]
     log(f"encoding {len(examples)} utterances with MiniLM ...")
     texts = [e.text for e in examples]
     x = features(texts, [e.party for e in examples], embed(texts))
-    heads, reports = {}, []
-    for name in HEADS:
+    for name in names:
         rows = [i for i, e in enumerate(examples) if name in e.labels]
         train_rows = [i for i in rows if not examples[i].test]
         test_rows = [i for i in rows if examples[i].test]
@@ -111,13 +126,20 @@ def train_heads(out: Path, emorynlp_dir: Path | None = None, log=print) -> list[
                 "VADER" if name == "sentiment" else "keywords": baseline.predict(name, [examples[i].text for i in idx]),
             }, resamples(scenarios))
             report.test_rows[source], report.test_scenarios[source] = len(idx), len(set(scenarios))
-        reports.append(report)
+        reports[name] = report
         log(f"{name:16s} cv={report.cv_macro_f1:.3f} " + "; ".join(
             f"{s}: test {t.model} vs {t.strongest} {t.baselines[t.strongest]}" for s, t in report.test.items()))
-    save_heads(heads, out, meta={"seed": SEED, "examples": len(examples), "reports": [asdict(r) for r in reports]})
+    heads = {n: heads[n] for n in HEADS}
+    reports = [reports[n] for n in HEADS]
+    save_heads(heads, out, meta={"seed": SEED, "reports": [asdict(r) for r in reports]})
     load_heads.cache_clear()
     log(f"heads written to {out} in {time.time() - start:.0f} s")
     return reports
+
+
+def head_report(saved: dict) -> HeadReport:
+    """A HeadReport as ``train_heads`` saves it in heads.json's meta."""
+    return HeadReport(**{**saved, "test": {source: Comparison(**t) for source, t in saved["test"].items()}})
 
 
 def train_outcome(out: Path, heads: dict[str, Head], log=print) -> dict:
@@ -145,9 +167,11 @@ def _keyword_outcome(conversation: dict) -> str:
     return {"resolved": "resolved", "deferred": "deferred", "transfer": "transferred"}[found[-1]] if found else "unresolved"
 
 
-def train_profile(models_dir: Path, log=print) -> tuple[Profile, dict]:
+def train_profile(models_dir: Path, log=print, qualities: tuple[str, ...] = QUALITIES,
+                  kept: Profile | None = None) -> tuple[Profile, dict]:
     """Fit the call-level mapping on the corpus conversations' train side; measure on the test side.
-    Reads the heads and outcome model just trained into ``models_dir`` and writes the profile there."""
+    Reads the heads and outcome model just trained into ``models_dir`` and writes the profile there.
+    Only ``qualities`` are fitted: the others' models, and their train-side numbers, come from ``kept``."""
     from ..pipeline import Scorer
 
     out = models_dir / PROFILE_PATH.name
@@ -157,9 +181,16 @@ def train_profile(models_dir: Path, log=print) -> tuple[Profile, dict]:
     features = [{q: r.scores[q].features for q in QUALITIES} for r in results]
     train_idx = [i for i, c in enumerate(conversations) if not c["test"]]
     test_idx = [i for i, c in enumerate(conversations) if c["test"]]
-    rows = {q: [features[i][q] for i in train_idx] for q in QUALITIES}
-    labels = {q: np.array([conversations[i][q] for i in train_idx], dtype=float) for q in QUALITIES}
-    profile, cv_report = fit_profile(rows, labels, default_profile(), name="hostscore", version=1)
+    rows = {q: [features[i][q] for i in train_idx] for q in qualities}
+    labels = {q: np.array([conversations[i][q] for i in train_idx], dtype=float) for q in qualities}
+    prior = default_profile()
+    cv_report = {}
+    for q in set(QUALITIES) - set(qualities):
+        prior.models[q] = kept.models[q]
+        saved = kept.metrics["agreement"][q]
+        cv_report[q] = {"after_cross_validated": saved["cross_validated_train"], "before": saved["hand_set_weights_train"]}
+    profile, fitted = fit_profile(rows, labels, prior, name="hostscore", version=1)
+    cv_report.update(fitted)
 
     lexicon = [float(vader_scores([t["text"] for t in c["turns"]])[:, 3].mean()) for c in conversations]
     report = {}
@@ -216,19 +247,35 @@ def train_party(out: Path, log=print) -> dict:
     return report
 
 
-def train(out_dir: Path, emorynlp_dir: Path | None = None, log=print) -> None:
+def train(out_dir: Path, emorynlp_dir: Path | None = None, log=print, heads: tuple[str, ...] | None = None,
+          base_dir: Path = HEADS_PATH.parent, qualities: tuple[str, ...] = QUALITIES) -> None:
     """Train every model into ``out_dir`` (heads.json, outcome.json, profile.json, MODEL_CARD.md).
-    ``Scorer(models_dir=out_dir)`` uses them; copy them into scorer/data to ship them."""
+    ``Scorer(models_dir=out_dir)`` uses them; copy them into scorer/data to ship them.
+
+    With ``heads``, only those turn heads are trained: the other heads, the call-outcome model and the
+    party classifier are copied from ``base_dir`` (the shipped models by default), so that a new head or
+    new lines for one head do not move what the others decide; the profile's ``qualities`` are refitted
+    over them all, the others kept from ``base_dir``'s profile."""
     start = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    heads = train_heads(out_dir / HEADS_PATH.name, emorynlp_dir, log=log)
-    outcome = train_outcome(out_dir / OUTCOME_MODEL_PATH.name, load_heads(out_dir / HEADS_PATH.name), log=log)
-    train_party(out_dir / PARTY_MODEL_PATH.name, log=log)
-    profile, report = train_profile(out_dir, log=log)
+    if heads:
+        reports = train_heads(out_dir / HEADS_PATH.name, emorynlp_dir, log=log, names=heads, base=base_dir / HEADS_PATH.name)
+        for path in (OUTCOME_MODEL_PATH, PARTY_MODEL_PATH):
+            shutil.copy(base_dir / path.name, out_dir / path.name)
+        outcome = json.loads((out_dir / OUTCOME_MODEL_PATH.name).read_text())["meta"]["report"]
+    else:
+        reports = train_heads(out_dir / HEADS_PATH.name, emorynlp_dir, log=log)
+        outcome = train_outcome(out_dir / OUTCOME_MODEL_PATH.name, load_heads(out_dir / HEADS_PATH.name), log=log)
+        train_party(out_dir / PARTY_MODEL_PATH.name, log=log)
+    # only the qualities kept need to match the code: the refitted ones may gain a feature
+    kept_qualities = tuple(q for q in QUALITIES if q not in qualities)
+    kept = load_profile(base_dir / PROFILE_PATH.name, kept_qualities) if kept_qualities else None
+    profile, report = train_profile(out_dir, log=log, qualities=qualities, kept=kept)
     evaluation = evaluate_conversations(out_dir, log=log)
     card = out_dir / CARD_NAME
-    card.write_text(model_card(heads, outcome, report, evaluation, corpus_summary(), time.time() - start))
+    card.write_text(model_card(reports, outcome, report, evaluation, corpus_summary(), time.time() - start,
+                               retrained=heads, refitted=qualities))
     log(f"model card written to {card} ({time.time() - start:.0f} s in all)")
 
 
@@ -343,12 +390,26 @@ def _cell(values: list[float]) -> str:
     return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def model_card(heads: list[HeadReport], outcome: dict, report: dict, evaluation: dict, data: dict, seconds: float) -> str:
+def model_card(heads: list[HeadReport], outcome: dict, report: dict, evaluation: dict, data: dict, seconds: float,
+               retrained: tuple[str, ...] | None = None, refitted: tuple[str, ...] = QUALITIES) -> str:
     """MODEL_CARD.md: every test number with its 95% interval, next to the strongest trivial baseline."""
+    if retrained:
+        command = f"hostscore train --heads {' '.join(retrained)}"
+        if set(refitted) != set(QUALITIES):
+            command += f" --qualities {' '.join(refitted)}"
+        kept = [q for q in QUALITIES if q not in refitted]
+        written = [f"Written by `{command}` (fixed seeds): the {', '.join(retrained)} "
+                   f"{'head was' if len(retrained) == 1 else 'heads were'} trained on the corpus below and the scoring "
+                   f"profile's {', '.join(refitted)} refitted; every other head, the call-outcome model and the party classifier"
+                   + (f" and the profile's {', '.join(kept)}" if kept else "") +
+                   " were kept from the previous training, with their train-side and turn-head test numbers from then (on the "
+                   "corpus as it was then). The held-out conversations' numbers are measured now, on the corpus below."]
+    else:
+        written = ["Written by `hostscore train` (fixed seeds; rebuilds every shipped head and the scoring profile)."]
     lines = [
         "# hostscore model card",
         "",
-        "Written by `hostscore train` (fixed seeds; rebuilds every shipped head and the scoring profile).",
+        *written,
         f"Last run took {seconds:.0f} s on this machine's CPU.",
         "",
         "## Data",
