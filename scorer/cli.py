@@ -241,7 +241,6 @@ def _output(path: Path | None):
 def train(args) -> int:
     from .heads import HEADS, HEADS_PATH
     from .qualities import QUALITIES
-    from .training.train import train as run
 
     for given, known, what in ((args.heads, HEADS, "turn head"), (args.qualities, QUALITIES, "quality")):
         unknown = sorted(set(given or ()) - set(known))
@@ -251,6 +250,8 @@ def train(args) -> int:
     if (args.qualities or args.base) and not args.heads:
         print("error: --qualities and --base go with --heads (without it every model is trained anew)", file=sys.stderr)
         return 2
+    from .training.train import train as run
+
     run(args.out, args.emorynlp, heads=tuple(args.heads) if args.heads else None, base_dir=args.base or HEADS_PATH.parent,
         qualities=tuple(args.qualities or QUALITIES))
     return 0

@@ -384,11 +384,12 @@ def _onto_wordless_speech(words: list[Word], regions: list[tuple[int, int]]) -> 
     touches (STRETCHED_TOUCH_MS) such speech is moved onto it, when the word opens a sentence: that speech
     is the word's sound, and the pause before it is not the word ("let me check" and a pause: inside a
     sentence, the word was said before the pause). A word that starts inside a stretch of speech which
-    began, with no word in it, more than STRETCHED_TOUCH_MS before it, starts where that speech starts."""
+    began, with no word in it, EDGE_PAUSE_MS or more before it, starts where that speech starts (less is
+    Whisper's usual give and take of a few frames)."""
     for k, word in enumerate(words):
         previous_end = words[k - 1].end_ms if k else 0
         region = next(((a, b) for a, b in regions if a < word.begin_ms < b), None)
-        if region is not None and region[0] >= previous_end and word.begin_ms - region[0] > STRETCHED_TOUCH_MS:
+        if region is not None and region[0] >= previous_end and word.begin_ms - region[0] >= EDGE_PAUSE_MS:
             word.begin_ms = region[0]
             continue
         if k and not words[k - 1].text.rstrip().endswith((".", "?", "!")):

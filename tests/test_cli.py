@@ -78,3 +78,12 @@ def test_score_transcript_json_and_jsonl(tmp_path):
     assert [r["status"] for r in rows] == ["COMPLETED"] * 3 + ["FAILED"] * 2
     assert rows[-1]["id"] == "x" and "no turns" in rows[-1]["error"]
     assert result.returncode == 1
+
+
+def test_train_refuses_unknown_heads_and_qualities_before_training(tmp_path):
+    for args, said in ((["--heads", "nope"], "no turn head named nope"),
+                       (["--heads", "exploring", "--qualities", "calm"], "no quality named calm"),
+                       (["--qualities", "connection"], "go with --heads")):
+        result = run("train", "--out", tmp_path / "models", *args, check=False)
+        assert result.returncode == 2 and said in result.stderr and "Traceback" not in result.stderr
+        assert not (tmp_path / "models").exists()

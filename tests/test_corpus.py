@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.metrics import f1_score
 
 import scorer
-from scorer.heads import HEADS
+from scorer.heads import HEADS, asks_question
 from scorer.outcome import STATUSES
 from scorer.training import baseline, corpus
 from scorer.training.calibrate import agreement, normalise
@@ -37,9 +37,20 @@ def test_every_utterance_row_has_every_field_with_a_valid_label():
     for name, row in rows:
         assert row["party"] in ("AGENT", "CUSTOMER"), (name, row["id"])
         assert row["text"].strip() and row["scenario"].strip() and row["industry"].strip(), (name, row["id"])
-        for head, classes in HEADS.items():
-            if head != "arousal":  # arousal is labelled on EmoryNLP only
-                assert str(row[head]) in classes, (name, row["id"], head, row[head])
+        # arousal is labelled on EmoryNLP only; exploring is derived from empathy on agent questions
+        for head in corpus.CORPUS_HEADS:
+            assert str(row[head]) in HEADS[head], (name, row["id"], head, row[head])
+    assert set(corpus.CORPUS_HEADS) == set(HEADS) - {"arousal", "exploring"}
+
+
+def test_the_exploring_head_learns_from_agent_questions_only():
+    """Its label is the line's empathy, on the agent's questions: "What happened?" explores, "And your
+    postcode?" does not; a statement or a customer's question is not its business."""
+    examples = corpus.utterances()
+    exploring = [e for e in examples if "exploring" in e.labels]
+    assert len(exploring) > 300 and sum(e.labels["exploring"] == "1" for e in exploring) > 70
+    assert all(e.party == "AGENT" and asks_question(e.text) and e.labels["exploring"] == e.labels["empathy"] for e in exploring)
+    assert not any("exploring" in e.labels for e in examples if e.party == "CUSTOMER" or not asks_question(e.text))
 
 
 def test_every_conversation_row_has_every_field_with_a_valid_label():

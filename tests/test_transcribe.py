@@ -169,7 +169,8 @@ def test_block_features_of_int16_are_those_of_its_float(long_speech):
 def test_faster_whisper_words_are_its_own_vad_filters(tiny_by_engine, call):
     """Our voice activity and features in place of faster-whisper's give its very words and times,
     except that a word next to a pause is fitted to its sound: it may begin later or end earlier,
-    always inside the span faster-whisper gave it."""
+    inside the span faster-whisper gave it. (A word given a pause with its sound, or started well into
+    speech that holds no other word, moves outside it: tests below. This call has none.)"""
     from faster_whisper import WhisperModel
 
     model = WhisperModel(str(ct2_model_dir("tiny.en")), device="cpu", compute_type="int8")
