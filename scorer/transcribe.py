@@ -386,20 +386,30 @@ def _onto_wordless_speech(words: list[Word], regions: list[tuple[int, int]]) -> 
     sentence, the word was said before the pause). A word that starts inside a stretch of speech which
     began, with no word in it, EDGE_PAUSE_MS or more before it, starts where that speech starts (less is
     Whisper's usual give and take of a few frames)."""
+    starts = [a for a, _ in regions]  # regions are in order and apart
+
+    def containing(ms: int) -> int | None:
+        i = bisect.bisect_left(starts, ms) - 1  # the last region starting before ms
+        return i if i >= 0 and ms < regions[i][1] else None
+
     for k, word in enumerate(words):
         previous_end = words[k - 1].end_ms if k else 0
-        region = next(((a, b) for a, b in regions if a < word.begin_ms < b), None)
-        if region is not None and region[0] >= previous_end and word.begin_ms - region[0] >= EDGE_PAUSE_MS:
-            word.begin_ms = region[0]
+        i = containing(word.begin_ms)
+        if i is not None and starts[i] >= previous_end and word.begin_ms - starts[i] >= EDGE_PAUSE_MS:
+            word.begin_ms = starts[i]
             continue
         if k and not words[k - 1].text.rstrip().endswith((".", "?", "!")):
             continue
-        region = next(((a, b) for a, b in regions if abs(a - word.end_ms) <= STRETCHED_TOUCH_MS or a < word.end_ms < b), None)
-        if region is None or region[0] <= word.begin_ms:
+        # the first region that starts within STRETCHED_TOUCH_MS of the word's end or holds it
+        touching = [j for j in (containing(word.end_ms), bisect.bisect_left(starts, word.end_ms - STRETCHED_TOUCH_MS))
+                    if j is not None and j < len(starts) and starts[j] <= word.end_ms + STRETCHED_TOUCH_MS]
+        if not touching or starts[min(touching)] <= word.begin_ms:
             continue
+        region = regions[min(touching)]
         silent_ms = (region[0] - word.begin_ms) * (1 - _speech_share(regions, word.begin_ms, region[0]))
+        # words are in time order: only those beside this one can lie on the region
         claimed = any(min(other.end_ms, region[1]) - max(other.begin_ms, region[0]) > STRETCHED_TOUCH_MS
-                      for j, other in enumerate(words) if j != k)
+                      for other in words[max(0, k - 2):k] + words[k + 1:k + 3])
         if silent_ms >= EDGE_PAUSE_MS and not claimed:
             following = words[k + 1].begin_ms if k + 1 < len(words) else region[1]
             word.begin_ms, word.end_ms = region[0], max(region[0], min(region[1], following))

@@ -94,11 +94,11 @@ def train_heads(out: Path, emorynlp_dir: Path | None = None, log=print, names: t
     heads, reports = {}, {}
     if base is not None:
         kept = [n for n in HEADS if n not in names]
-        saved = json.loads(Path(base).read_text())
-        missing = [n for n in kept if n not in saved["heads"]]
+        saved, loaded = json.loads(Path(base).read_text()), load_heads(Path(base))
+        missing = [n for n in kept if n not in loaded]
         if missing:
             raise ValueError(f"{base} has no {', '.join(missing)} head: retrain {'it' if len(missing) == 1 else 'them'} too")
-        heads = {n: load_heads(Path(base))[n] for n in kept}
+        heads = {n: loaded[n] for n in kept}
         reports = {r["name"]: head_report(r) for r in saved["meta"]["reports"] if r["name"] in kept}
     # a corpus test line that repeats an EmoryNLP training line (or back) is dropped too
     examples = corpus.drop_test_duplicates(corpus.utterances() + corpus.emorynlp(emorynlp_dir))
