@@ -34,6 +34,18 @@ REPEAT_SIMILARITY = 0.8  # cosine between two customer turns that say the same t
 # A customer turn this long says something: "yes", "okay" repeated is not the customer repeating
 # themselves, and a Whisper fragment of a word or two cannot carry an effort statement.
 REPEAT_MIN_WORDS = 5
+# The customer saying they are saying it again ("like I said", "I've told you twice", "you asked me that"):
+# a repeat however short the turn ("Like I said, dramas."), and however the words differ from the first time.
+SAYS_AGAIN = re.compile(r"\b(?:" + "|".join((
+    r"(?:like|as) i (?:just |already |did )?(?:said|say|mentioned|told you|explained)",
+    r"i(?:'ve| have)? (?:already |just |did )?(?:said(?! to\b)|told you|mentioned|explained)",  # not "I said to her"
+    r"you(?:'ve| have)? (?:already |just )?asked (?:me )?(?:that|this)",
+    r"told you (?:twice|already|before)",
+)) + r")\b")
+# Thanks for trying is not thanks for help: a customer who closes with "thanks anyway", "thank you
+# though" or "thanks for trying" is leaving unhelped, however politely (their thanks reads as gratitude).
+THANKS_FOR_TRYING = re.compile(r"\b(?:thanks|thank you|cheers)(?: (?:so|very) much)?,? (?:for trying|anyway|though|all the same)\b")
+THANKS_FOR_TRYING_WORDS = 12  # read in the customer's last words: what they said before may have been answered since
 EFFORT_THRESHOLD = 0.6  # the heads are trained class-balanced, so 0.5 over-reports rare cues
 # A repeat or an effort statement counts in full this far above its threshold, not at all this far
 # below, and in proportion between: a cosine or probability that moves by 1e-4 (the encoder in
@@ -72,7 +84,7 @@ TRANSFER_MERGE_TURNS = 12  # the same for text without times
 # own length, dead air as a share of the call: more of the same call's small talk moves none of them.
 # signal: (weight, value at which it is full)
 EFFORT_SCALE = {
-    "repeats": (0.4, 0.25),  # share of the customer's substantive turns that repeat an earlier one
+    "repeats": (0.4, 0.25),  # share of the customer's substantive turns that repeat an earlier one or say they do
     "effort_statements": (0.4, 0.25),  # share of the customer's substantive turns saying it was hard
     # seconds on hold, an unannounced hold weighted up; text without times: holds per agent turn
     "holds": (0.3, 240.0),
@@ -212,6 +224,8 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
     # against 0.6001 does not move a fifth of the probability between transferred and the rest.
     clearest = max(readings.values(), default=0.0)
     p[model.classes.index("transferred")] *= _in_proportion(clearest, OUTCOME_THRESHOLD)
+    if thanks_for_trying(" ".join(windows[-1].text.split()[-THANKS_FOR_TRYING_WORDS:])):
+        p[model.classes.index("resolved")] = 0.0
     p = p / p.sum()
     status = model.classes[int(np.argmax(p))]
     if status == "unresolved":
@@ -226,6 +240,11 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
     effort = measure_effort(conversation, signals, characteristics, transfers)
     return Outcome(status, round(float(p.max()), 3), {c: round(float(v), 3) for c, v in zip(model.classes, p)},
                    [moment(conversation, i) for i in evidence], effort)
+
+
+def thanks_for_trying(text: str) -> bool:
+    """Whether ``text`` thanks the agent for trying rather than for help (THANKS_FOR_TRYING)."""
+    return THANKS_FOR_TRYING.search(text.lower()) is not None
 
 
 def transfer_readings(conversation: Conversation, signals: TurnSignals, heads: dict[str, Head] | None = None) -> dict[int, float]:
@@ -262,14 +281,17 @@ def measure_effort(conversation: Conversation, signals: TurnSignals, characteris
     substantive = [i for i in customer if len(turns[i].text.split()) >= REPEAT_MIN_WORDS]
     said_before = {i: max(float(signals.embeddings[i] @ signals.embeddings[j]) for j in substantive[:k])
                    for k, i in enumerate(substantive) if k}
+    repeated = {i: _in_proportion(cosine, REPEAT_SIMILARITY) for i, cosine in said_before.items()}
+    says_again = [i for i in customer if SAYS_AGAIN.search(turns[i].text.lower())]
+    repeated.update({i: 1.0 for i in says_again})
     effort_p = {i: float(signals.p("effort", "1")[i]) for i in substantive}
-    repeats = [moment(conversation, i) for i, cosine in said_before.items() if cosine >= REPEAT_SIMILARITY]
+    repeats = [moment(conversation, i) for i in sorted(repeated) if repeated[i] >= 0.5]
     statements = [moment(conversation, i) for i, p in effort_p.items() if p >= EFFORT_THRESHOLD]
     timed = characteristics is not None and characteristics.non_talk is not None and "silences" not in characteristics.skipped
     holds, dead_air = find_holds(conversation, characteristics.non_talk.silences if timed else None)
     transfers = [moment(conversation, i) for i in distinct_transfers(conversation, transfer_turns)]
 
-    measures = {"repeats": _cues(said_before.values(), REPEAT_SIMILARITY) / max(MIN_TURNS, len(substantive)),
+    measures = {"repeats": sum(repeated.values()) / max(MIN_TURNS, len(set(substantive) | set(says_again))),
              "effort_statements": _cues(effort_p.values(), EFFORT_THRESHOLD) / max(MIN_TURNS, len(substantive)),
              "transfers": float(len(transfers))}
     scale = dict(EFFORT_SCALE)

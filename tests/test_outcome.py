@@ -228,6 +228,27 @@ def test_effort_does_not_drift_when_the_middle_of_the_call_repeats():
     assert once.score >= 15, "an effort statement and a hold are effort"
 
 
+def booking(answers: tuple[str, str, str], second_question: str) -> dict:
+    return lines((A, "Riverside Hotel, how can I help?"),
+                 (C, "Hi, I'd like a double room for two nights from the fourteenth."),
+                 (A, "Of course. How many nights was that?"), (C, answers[0]),
+                 (A, second_question), (C, answers[1]),
+                 (A, "Lovely, that's booked, the confirmation is on its way."), (C, answers[2]))
+
+
+def test_a_customer_who_says_they_said_it_before_repeated_themselves_however_short_the_turn():
+    """ "Two, like I said." repeats the first turn in other words and in three words: a repeat by what
+    the customer says of it, where neither a cosine nor the five-word floor would find it."""
+    understood = effort_of(booking(("Two nights, please.", "No, just the two of us.", "Great, thanks."),
+                                   "And will anyone else be joining you?"))
+    re_asked = effort_of(booking(("Two, like I said.", "I've already told you, the fourteenth.", "Okay. Thanks."),
+                                 "And which date would you like to arrive?"))
+    print(f"effort understood {understood.score} {understood.measures}, re-asked {re_asked.score} {re_asked.measures}")
+    assert [m.quote for m in re_asked.repeats] == ["Two, like I said.", "I've already told you, the fourteenth."]
+    assert understood.repeats == []
+    assert re_asked.score >= understood.score + 30
+
+
 # --- the outcome on calls cut up the way Whisper cuts them ---------------------------------------
 
 BACKCHANNELS = ("mm-hmm", "okay", "yeah", "right", "uh-huh")
@@ -304,6 +325,31 @@ def test_a_call_resolved_by_the_agent_and_acknowledged_is_resolved_however_it_is
     assert written.outcome.status == "resolved", written.outcome
     assert fragmented.outcome.status == "resolved", fragmented.outcome
     assert any(m.speaker == AGENT for m in written.outcome.evidence)
+
+
+NO_EVENING_SLOT = (
+    (A, "Good morning, Parkway Opticians, how can I help?"),
+    (C, "Hi, I'd like an eye test this week, ideally Thursday after five."),
+    (A, "Let me look. We have Thursday at two or Friday at nine in the morning."),
+    (C, "Nothing after five? I work until half four."),
+    (A, "Sorry, the evening slots are all taken this week. Friday at nine is the earliest open one."),
+)
+
+
+@pytest.mark.parametrize("gave_up", ["Okay. I'll try somewhere else then. Thanks anyway.",
+                                     "Right, I'll have a look elsewhere. Thank you though, bye."])
+def test_a_customer_who_thanks_the_agent_for_trying_leaves_unhelped(scorer, gave_up):
+    """ "Thanks anyway" thanks the agent for trying, not for help: the call is not resolved and the
+    close is not warm, however polite (the model alone read the first as resolved, satisfaction 62)."""
+    took_it = scorer.score_conversation(lines(*NO_EVENING_SLOT, (C, "Okay, I'll take Friday at nine then. Thanks, bye.")))
+    left = scorer.score_conversation(lines(*NO_EVENING_SLOT, (C, gave_up)))
+    satisfaction = {"took the slot": took_it.scores["satisfaction"], "left": left.scores["satisfaction"]}
+    print({k: (v.score, v.features["closing_gratitude"]) for k, v in satisfaction.items()}, left.outcome.probabilities)
+    assert took_it.outcome.status == "resolved"
+    assert left.outcome.status != "resolved" and left.outcome.probabilities["resolved"] == 0.0
+    assert satisfaction["left"].score <= satisfaction["took the slot"].score - 25
+    closing = next(e for e in satisfaction["left"].evidence if e.feature == "closing_gratitude")
+    assert closing.effect < 0 and "only for trying" in closing.reason and closing.moments[0].quote == gave_up
 
 
 def test_the_outcome_of_held_out_conversations_survives_whisper_like_fragments(scorer):

@@ -17,10 +17,11 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 PROBE = Path(__file__).parent / "task_dialogue_satisfaction.jsonl"
-# Known gaps: in a recommendation or an interview nothing is "resolved" in the service sense, the
-# customer's feelings are about films rather than the service, and the assistant's mistakes show only
-# in what it asks; the outcome and sentiment that carry satisfaction on service calls say little there.
-KNOWN_GAPS = {"movie-recommendation": "0.72 on an AMD EPYC", "preference-interview": "0.37 on an AMD EPYC"}
+# Known gap: in an interview nothing is "resolved" in the service sense and the user's feelings are
+# about films rather than the service (a satisfied user says what they disliked when asked); the
+# assistant's mistakes show in what it re-asks, and only the users who say so ("like I said") count
+# as effort. The outcome and sentiment that carry satisfaction on service calls say little there.
+KNOWN_GAPS = {"preference-interview": "0.47 on an AMD EPYC"}
 
 
 @pytest.fixture(scope="module")
