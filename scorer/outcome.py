@@ -42,10 +42,22 @@ SAYS_AGAIN = re.compile(r"\b(?:" + "|".join((
     r"you(?:'ve| have)? (?:already |just )?asked (?:me )?(?:that|this)",
     r"told you (?:twice|already|before)",
 )) + r")\b")
-# Thanks for trying is not thanks for help: a customer who closes with "thanks anyway", "thank you
-# though" or "thanks for trying" is leaving unhelped, however politely (their thanks reads as gratitude).
-THANKS_FOR_TRYING = re.compile(r"\b(?:thanks|thank you|cheers)(?: (?:so|very) much)?,? (?:for trying|anyway|though|all the same)\b")
-THANKS_FOR_TRYING_WORDS = 12  # read in the customer's last words: what they said before may have been answered since
+# A customer leaving unhelped, however politely: thanking the agent for trying rather than for help
+# ("thanks anyway", "thank you though"), or giving up ("never mind", "forget it", "I'll sort it out
+# myself", "we're going round in circles"). Their thanks reads as gratitude and their calm as calm.
+LEAVES_UNHELPED = re.compile(r"\b(?:" + "|".join((
+    r"(?:thanks|thank you|cheers)(?: (?:so|very) much)?,? (?:for trying|anyway|though|all the same)",
+    r"never ?mind",
+    r"(?<!don't )(?<!not )forget it",
+    r"i give up",
+    r"(?:i'll|i will) (?:just )?(?:sort|figure|work) (?:it|this|that) out(?: myself| on my own)?",
+    r"(?:i'll|i will) (?:just )?(?:sort|fix|do|handle) (?:it|this|that) (?:myself|on my own)",
+    r"(?:i'll|i will) (?:just )?(?:try|go|look|ring|call|shop) (?:somewhere |someone |round |around )?(?:else|elsewhere)",
+    r"(?:this|it)(?:'s| is)(?:n't| not) (?:working|getting (?:us )?anywhere)",
+    r"(?:going|go|went) (?:round |around )?in circles",
+    r"stuck in a loop",
+)) + r")\b")
+LEAVES_UNHELPED_WORDS = 12  # read in the customer's last words: what they said before may have been answered since
 EFFORT_THRESHOLD = 0.6  # the heads are trained class-balanced, so 0.5 over-reports rare cues
 # A repeat or an effort statement counts in full this far above its threshold, not at all this far
 # below, and in proportion between: a cosine or probability that moves by 1e-4 (the encoder in
@@ -224,8 +236,10 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
     # against 0.6001 does not move a fifth of the probability between transferred and the rest.
     clearest = max(readings.values(), default=0.0)
     p[model.classes.index("transferred")] *= _in_proportion(clearest, OUTCOME_THRESHOLD)
-    if thanks_for_trying(" ".join(windows[-1].text.split()[-THANKS_FOR_TRYING_WORDS:])):
-        p[model.classes.index("resolved")] = 0.0
+    if leaves_unhelped(" ".join(windows[-1].text.split()[-LEAVES_UNHELPED_WORDS:])):
+        # what read as resolved was the customer's thanks or calm: unresolved (a deferral or transfer stands)
+        resolved, unresolved = model.classes.index("resolved"), model.classes.index("unresolved")
+        p[unresolved], p[resolved] = p[unresolved] + p[resolved], 0.0
     p = p / p.sum()
     status = model.classes[int(np.argmax(p))]
     if status == "unresolved":
@@ -242,9 +256,9 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
                    [moment(conversation, i) for i in evidence], effort)
 
 
-def thanks_for_trying(text: str) -> bool:
-    """Whether ``text`` thanks the agent for trying rather than for help (THANKS_FOR_TRYING)."""
-    return THANKS_FOR_TRYING.search(text.lower()) is not None
+def leaves_unhelped(text: str) -> bool:
+    """Whether ``text`` is a customer leaving unhelped, however politely (LEAVES_UNHELPED)."""
+    return LEAVES_UNHELPED.search(text.lower()) is not None
 
 
 def transfer_readings(conversation: Conversation, signals: TurnSignals, heads: dict[str, Head] | None = None) -> dict[int, float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..conversation import CUSTOMER
-from ..outcome import thanks_for_trying
+from ..outcome import leaves_unhelped
 from . import CallFacts, Feature, FeatureSpec, weighted_mean, weighted_quantile
 
 # How much later customer units count: the last weighs END_WEIGHT times the first.
@@ -36,7 +36,7 @@ SPECS = (
     FeatureSpec("closing_gratitude", +1, 0.6, 0.0, 0.5,
                 "the customer closed warmly (thanks or a warm goodbye)", "the customer closed unhappy",
                 "how the customer's last two units close the call, read as a whole: thanks or a warm goodbye (+), "
-                "a plain \"bye\" or thanks only for trying (\"thanks anyway\") (neutral), anger (-)", neutral=0.0),
+                "a plain \"bye\" or leaving unhelped however politely (\"thanks anyway\", \"never mind\") (neutral), anger (-)", neutral=0.0),
     FeatureSpec("outcome", +1, 0.9, 0.0, 0.8,
                 "the problem was resolved on the call", "the call did not end resolved",
                 "resolved on the call (+), deferred (\"I'll check and get back to you\"), transferred, unresolved (-) "
@@ -79,12 +79,12 @@ def features(call: CallFacts) -> list[Feature]:
         feats.append(Feature("worst_moment", low, moments=[call.unit_moment(customer[int(np.argmin(np.abs(mood - low)))])]))
         closing = customer[-CLOSING_UNITS:]
         warmth = np.maximum(s.p("gratitude", "1")[closing], s.p("sentiment", "positive")[closing])
-        gave_up = [k for k in closing if thanks_for_trying(call.units[k].text)]
-        if gave_up:  # "thanks anyway" thanks the agent for trying, not for help: no warmth at all
+        gave_up = [k for k in closing if leaves_unhelped(call.units[k].text)]
+        if gave_up:  # their thanks ("thanks anyway") is for trying, not for help: no warmth at all
             warmth[:] = 0.0
         close = float(warmth.max() - s.p("sentiment", "negative")[closing[-1]])
         feats.append(Feature("closing_gratitude", close, moments=[call.unit_moment(closing[int(np.argmax(warmth))])],
-                             lowers="the customer thanked the agent only for trying (\"thanks anyway\")" if gave_up else "",
+                             lowers="the customer left unhelped, however politely (\"thanks anyway\", \"never mind\")" if gave_up else "",
                              lowering_moments=[call.unit_moment(gave_up[-1] if gave_up else closing[-1])]))
     else:
         feats += [Feature(n, None) for n in ("customer_sentiment", "worst_moment", "closing_gratitude")]
