@@ -77,7 +77,9 @@ def _score(result, quality):
 # as upset: energy 17.8 against 29.8). On an AMD EPYC with AVX-512 (2026-12-07) stereo 19/20 (c-065) and mono
 # 18/20: c-010, and c-132, whose "Fees are applied if the account is overdrawn" is heard as "These are applied
 # to the account as overdrawn" and read as resolved (mono was 17/20 before Whisper's timings were mended
-# where speech holds no word: c-065's closing "No." and c-071's late-started answer).
+# where speech holds no word: c-065's closing "No." and c-071's late-started answer). On an AMD EPYC without
+# AVX-512 (2026-12-07, after "like I said" counted as a repeat and a customer leaving unhelped as not
+# resolved) stereo 18/20 (c-010; c-065's "bad") and mono 18/20 (c-010; c-016's soft agent voice).
 @pytest.mark.slow
 @pytest.mark.parametrize("layout", ["stereo", "mono"])
 def test_audio_scores_agree_with_text(scored, layout):
