@@ -1,9 +1,11 @@
 """Outcome: resolved on the call, deferred, transferred/escalated or left unresolved, read from the
-close of the call as a whole; and the customer's effort (repeats, effort statements, holds with their
-times, dead air, transfers) as rates and lengths that do not grow with the call, each with its moments."""
+close of the call as a whole; and the customer's effort (repeats, questions asked again, effort
+statements, holds with their times, dead air, transfers) as rates and lengths that do not grow with
+the call, each with its moments."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +15,8 @@ import numpy as np
 from .characteristics import Characteristics, Silence
 from .conversation import AGENT, CUSTOMER, Conversation, Turn, Word
 from .evidence import Moment, moment, span
-from .heads import HEADS, Head, TurnSignals, predict
+from .encoder import embed
+from .heads import HEADS, Head, TurnSignals, asks_question, predict
 
 STATUSES = ("resolved", "deferred", "transferred", "unresolved")
 OUTCOME_MODEL_PATH = Path(__file__).parent / "data" / "outcome.json"
@@ -54,9 +57,26 @@ LEAVES_UNHELPED = re.compile(r"\b(?:" + "|".join((
     r"(?:i'll|i will) (?:just )?(?:sort|fix|do|handle) (?:it|this|that) (?:myself|on my own)",
     r"(?:i'll|i will) (?:just )?(?:try|go|look|ring|call|shop) (?:somewhere |someone |round |around )?(?:else|elsewhere)",
     r"(?:this|it)(?:'s| is)(?:n't| not) (?:working|getting (?:us )?anywhere)",
+    r"(?:i )?don't think (?:this|it)(?:'s| is) (?:working|getting (?:us )?anywhere)",
     r"(?:going|go|went) (?:round |around )?in circles",
     r"stuck in a loop",
 )) + r")\b")
+# The agent asking again what it asked before the customer answered ("What kind of movies do you
+# like?" a third time): the customer has to give it again. Two question sentences of the agent ask
+# the same thing at this MiniLM cosine or more, where the later asks for no word the earlier did not
+# ("Why do you like cartoons?" after "Do you like cartoons?"). MiniLM alone hears "Can I get your
+# first name?" and "...last name?" as 0.88 alike, "...travelling to?" and "...from?" as 0.95.
+ASKED_AGAIN_SIMILARITY = 0.85
+ASKED_AGAIN_MIN_WORDS = 3  # "Sorry?" and "Okay?" are not questions a customer answered
+ASKS = re.compile(r"^(?:please |so |now |and |okay,? )?tell me\b", re.IGNORECASE)  # a request that asks: "Tell me about a film you like."
+# The words that shape a question rather than say what it asks for
+QUESTION_WORDS = frozenset((
+    "what", "what's", "which", "why", "how", "who", "where", "when", "do", "does", "did", "is", "are", "was", "were",
+    "have", "has", "can", "could", "would", "will", "you", "your", "you're", "i", "me", "a", "an", "the", "about",
+    "so", "and", "okay", "please", "that", "it", "there", "any", "some", "of", "kind", "sort", "type", "really",
+    "just", "tell", "think", "again"))
+# Questions an agent rightly asks more than once: whether there is anything else, whether the line still works.
+ASKED_MORE_THAN_ONCE = re.compile(r"\b(?:anything else|still (?:there|with me)|hear me)\b", re.IGNORECASE)
 LEAVES_UNHELPED_WORDS = 12  # read in the customer's last words: what they said before may have been answered since
 EFFORT_THRESHOLD = 0.6  # the heads are trained class-balanced, so 0.5 over-reports rare cues
 # A repeat or an effort statement counts in full this far above its threshold, not at all this far
@@ -97,6 +117,7 @@ TRANSFER_MERGE_TURNS = 12  # the same for text without times
 # signal: (weight, value at which it is full)
 EFFORT_SCALE = {
     "repeats": (0.4, 0.25),  # share of the customer's substantive turns that repeat an earlier one or say they do
+    "asked_again": (0.4, 0.25),  # share of the agent's asking turns that ask again what the customer answered
     "effort_statements": (0.4, 0.25),  # share of the customer's substantive turns saying it was hard
     # seconds on hold, an unannounced hold weighted up; text without times: holds per agent turn
     "holds": (0.3, 240.0),
@@ -132,10 +153,11 @@ class Effort:
     dead_air: list[Moment] = field(default_factory=list)  # silences nobody announced or thanked for
     hold_ms: int | None = None  # total time on hold; None for text without times
     measures: dict[str, float] = field(default_factory=dict)  # each signal, in EFFORT_SCALE's units
+    asked_again: list[Moment] = field(default_factory=list)  # the agent asking again what the customer answered
 
     @property
     def moments(self) -> list[Moment]:
-        return self.repeats + self.effort_statements + self.transfers + [h.moment for h in self.holds] + self.dead_air
+        return self.repeats + self.asked_again + self.effort_statements + self.transfers + [h.moment for h in self.holds] + self.dead_air
 
 
 @dataclass
@@ -145,6 +167,9 @@ class Outcome:
     probabilities: dict[str, float]  # status -> the call-level classifier's probability
     evidence: list[Moment]
     effort: Effort
+    # the customer leaving unhelped however politely ("thanks anyway", "never mind"): the call is not
+    # resolved, and their thanks is for trying, not for help (satisfaction reads it so)
+    left_unhelped: Moment | None = None
 
 
 @dataclass
@@ -161,7 +186,8 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
-def close_windows(conversation: Conversation) -> list[Window]:
+def _close_stream(conversation: Conversation) -> list[tuple[str, str, int]]:
+    """The call's words as (word, party, turn), without backchannels inside the other party's talk."""
     """The close of the call as overlapping windows of its last words, both parties in order, so
     an agent's long turn and the customer's "okay, great" after it are read together however
     Whisper cut them; then the customer's own last words, for how they left. A backchannel inside
@@ -171,7 +197,11 @@ def close_windows(conversation: Conversation) -> list[Window]:
     said = [(w, t.speaker, i) for i, t in enumerate(turns) if not _inside_backchannel(turns, i) for w in words(t.text)]
     # a run of digits read out (an account or meter number) is one number, not a dozen words: the heads
     # hear long digit runs as an extension to be transferred to
-    stream = [x for k, x in enumerate(said) if not (x[0].isdigit() and k and said[k - 1][0].isdigit())]
+    return [x for k, x in enumerate(said) if not (x[0].isdigit() and k and said[k - 1][0].isdigit())]
+
+
+def close_windows(conversation: Conversation) -> list[Window]:
+    stream = _close_stream(conversation)
     n = len(stream)
     first = max(0, n - CLOSE_WORDS)
     starts = sorted({max(0, end - WINDOW_WORDS) for end in range(n, first, -WINDOW_STRIDE)}) or [0]
@@ -236,7 +266,8 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
     # against 0.6001 does not move a fifth of the probability between transferred and the rest.
     clearest = max(readings.values(), default=0.0)
     p[model.classes.index("transferred")] *= _in_proportion(clearest, OUTCOME_THRESHOLD)
-    if leaves_unhelped(" ".join(windows[-1].text.split()[-LEAVES_UNHELPED_WORDS:])):
+    gave_up = left_unhelped(conversation)
+    if gave_up is not None:
         # what read as resolved was the customer's thanks or calm: unresolved (a deferral or transfer stands)
         resolved, unresolved = model.classes.index("resolved"), model.classes.index("unresolved")
         p[unresolved], p[resolved] = p[unresolved] + p[resolved], 0.0
@@ -253,12 +284,18 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
         if status == "transferred" else []
     effort = measure_effort(conversation, signals, characteristics, transfers)
     return Outcome(status, round(float(p.max()), 3), {c: round(float(v), 3) for c, v in zip(model.classes, p)},
-                   [moment(conversation, i) for i in evidence], effort)
+                   [moment(conversation, i) for i in evidence], effort,
+                   moment(conversation, gave_up) if gave_up is not None else None)
 
 
-def leaves_unhelped(text: str) -> bool:
-    """Whether ``text`` is a customer leaving unhelped, however politely (LEAVES_UNHELPED)."""
-    return LEAVES_UNHELPED.search(text.lower()) is not None
+def left_unhelped(conversation: Conversation) -> int | None:
+    """The customer's turn that leaves unhelped however politely (LEAVES_UNHELPED), read in their
+    last LEAVES_UNHELPED_WORDS words: what they said before may have been answered since."""
+    last = [(w, i) for w, party, i in _close_stream(conversation) if party == CUSTOMER][-LEAVES_UNHELPED_WORDS:]
+    found = LEAVES_UNHELPED.search(" ".join(w for w, _ in last))
+    if found is None:
+        return None
+    return last[len(" ".join(w for w, _ in last)[:found.start()].split())][1]  # the turn the cue starts in
 
 
 def transfer_readings(conversation: Conversation, signals: TurnSignals, heads: dict[str, Head] | None = None) -> dict[int, float]:
@@ -304,8 +341,12 @@ def measure_effort(conversation: Conversation, signals: TurnSignals, characteris
     timed = characteristics is not None and characteristics.non_talk is not None and "silences" not in characteristics.skipped
     holds, dead_air = find_holds(conversation, characteristics.non_talk.silences if timed else None)
     transfers = [moment(conversation, i) for i in distinct_transfers(conversation, transfer_turns)]
+    questions = agent_questions(conversation)
+    again = asked_again(conversation, questions)
+    asked = [moment(conversation, i) for i in sorted(again) if again[i] >= 0.5]
 
     measures = {"repeats": sum(repeated.values()) / max(MIN_TURNS, len(set(substantive) | set(says_again))),
+                "asked_again": sum(again.values()) / max(MIN_TURNS, len({i for i, _ in questions})),
              "effort_statements": _cues(effort_p.values(), EFFORT_THRESHOLD) / max(MIN_TURNS, len(substantive)),
              "transfers": float(len(transfers))}
     scale = dict(EFFORT_SCALE)
@@ -321,7 +362,42 @@ def measure_effort(conversation: Conversation, signals: TurnSignals, characteris
         measures["dead_air"] = 0.0
     score = sum(weight * min(1.0, measures[name] / full) for name, (weight, full) in scale.items())
     return Effort(round(100 * min(1.0, score), 1), repeats, holds, transfers, statements, dead_air, hold_ms,
-                  {k: round(v, 3) for k, v in measures.items()})
+                  {k: round(v, 3) for k, v in measures.items()}, asked)
+
+
+def agent_questions(conversation: Conversation) -> list[tuple[int, str]]:
+    """The agent's question sentences, with their turns: what the customer was asked."""
+    return [(i, sentence) for i, turn in enumerate(conversation.turns) if turn.speaker == AGENT
+            for sentence in SENTENCE_END.split(turn.text.strip())
+            if len(WORD.findall(sentence)) >= ASKED_AGAIN_MIN_WORDS and (asks_question(sentence) or ASKS.match(sentence))
+            and not ASKED_MORE_THAN_ONCE.search(sentence)]
+
+
+def asked_again(conversation: Conversation, questions: list[tuple[int, str]]) -> dict[int, float]:
+    """The agent's turns asking again what it asked before the customer answered, each with how
+    clearly (CUE_MARGIN around ASKED_AGAIN_SIMILARITY). Answered: a customer turn that is not itself a
+    question came between ("Sorry, what was that?" asks for the question again, rightly)."""
+    if len(questions) < 2:
+        return {}
+    vectors = embed([sentence for _, sentence in questions])
+    cosines = vectors @ vectors.T
+    asks_for = [_asks_for(sentence) for _, sentence in questions]
+    answered = [i for i in _customer_turns(conversation) if not asks_question(conversation.turns[i].text)]
+    turns = [i for i, _ in questions]
+    again: dict[int, float] = {}
+    for b, later in enumerate(turns):
+        last_answer = answered[bisect.bisect_left(answered, later) - 1] if answered and answered[0] < later else -1
+        asked_before = bisect.bisect_left(turns, last_answer)  # the questions of turns before that answer
+        same = [a for a in range(asked_before) if asks_for[b] and asks_for[b] <= asks_for[a]]
+        if same:
+            clearly = _in_proportion(float(cosines[b, same].max()), ASKED_AGAIN_SIMILARITY)
+            again[later] = max(again.get(later, 0.0), clearly)
+    return {i: v for i, v in again.items() if v > 0}
+
+
+def _asks_for(question: str) -> frozenset[str]:
+    """What a question asks for: its words but those that shape a question, plural or not."""
+    return frozenset(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words(question) if w not in QUESTION_WORDS)
 
 
 def _in_proportion(value: float, threshold: float) -> float:

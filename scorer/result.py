@@ -11,7 +11,7 @@ from .qualities import QualityScore
 
 # 1.1: adds timings and the versions in models (hostscore, heads_sha256, outcome_sha256)
 # 1.2: adds the outcome's probability of each status
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 
 @dataclass

@@ -38,7 +38,7 @@ def summary(result: CallResult) -> str:
         m = o.evidence[-1]
         lines.append(f"    [{clock(m.begin_ms)}] \"{m.quote[:90]}\"")
     e = o.effort
-    lines.append(f"EFFORT        {e.score:.0f} / 100  (repeats {len(e.repeats)}, holds {len(e.holds)}, "
+    lines.append(f"EFFORT        {e.score:.0f} / 100  (repeats {len(e.repeats)}, asked again {len(e.asked_again)}, holds {len(e.holds)}, "
                  f"transfers {len(e.transfers)}, effort statements {len(e.effort_statements)})")
     ch = result.characteristics
     if "timestamps" not in result.skipped:

@@ -249,6 +249,50 @@ def test_a_customer_who_says_they_said_it_before_repeated_themselves_however_sho
     assert re_asked.score >= understood.score + 30
 
 
+def table_booking(second_question: str, second_answer: str = "Four of us.") -> dict:
+    return lines((A, "Harbour Kitchen, how can I help?"),
+                 (C, "Hi, I'd like to book a table for Saturday evening."),
+                 (A, "Of course. How many people will be joining you?"), (C, "Four of us."),
+                 (A, "And what time would suit you?"), (C, "Around seven, please."),
+                 (A, second_question), (C, second_answer),
+                 (A, "Lovely, that's booked for seven on Saturday."), (C, "Great, thanks."))
+
+
+def test_the_agent_asking_again_what_the_customer_answered_is_effort():
+    """The customer answered "Four of us." and is asked the same again: they have to give it again,
+    however politely they do (no "like I said" to hear). A question answered with a question ("Sorry,
+    what was that?") and "anything else?" are rightly asked twice."""
+    understood = effort_of(table_booking("Is it for a special occasion?", "No, just dinner."))
+    asked_again = effort_of(table_booking("How many people will be joining you?"))
+    print(f"effort understood {understood.score} {understood.measures}, asked again {asked_again.score} {asked_again.measures}")
+    assert [m.quote for m in asked_again.asked_again] == ["How many people will be joining you?"]
+    assert understood.asked_again == [] and asked_again.repeats == []
+    assert asked_again.score >= understood.score + 30
+
+    not_heard = lines((A, "Harbour Kitchen, how many people will be joining you?"), (C, "Sorry, what was that?"),
+                      (A, "How many people will be joining you?"), (C, "Four of us."),
+                      (A, "Is there anything else I can help with?"), (C, "Yes, can we sit outside?"),
+                      (A, "Yes, I've put you on the terrace. Is there anything else I can help with?"), (C, "No, thanks."))
+    assert effort_of(not_heard).asked_again == []
+
+    # MiniLM hears each pair as one question (cosine 0.87-0.95), but the later asks for something new
+    details = lines((A, "Can I get your first name?"), (C, "Maria."), (A, "Can I get your last name?"), (C, "Lopez."),
+                    (A, "Where are you travelling to?"), (C, "Lisbon."), (A, "Where are you travelling from?"),
+                    (C, "Manchester."), (A, "What's the account number?"), (C, "It's 4471."),
+                    (A, "What's the phone number on the account?"), (C, "07700 900123."))
+    assert effort_of(details).asked_again == []
+
+
+def test_satisfaction_says_the_customer_was_asked_again(scorer):
+    understood = scorer.score_conversation(table_booking("Is it for a special occasion?", "No, just dinner."))
+    asked_again = scorer.score_conversation(table_booking("How many people will be joining you?"))
+    effort = next(e for e in asked_again.scores["satisfaction"].evidence if e.feature == "customer_effort")
+    print(understood.scores["satisfaction"].score, asked_again.scores["satisfaction"].score, effort)
+    assert effort.effect < 0 and "asked again" in effort.reason
+    assert "How many people will be joining you?" in [m.quote for m in effort.moments]
+    assert asked_again.scores["satisfaction"].score < understood.scores["satisfaction"].score
+
+
 # --- the outcome on calls cut up the way Whisper cuts them ---------------------------------------
 
 BACKCHANNELS = ("mm-hmm", "okay", "yeah", "right", "uh-huh")
@@ -338,7 +382,8 @@ NO_EVENING_SLOT = (
 
 @pytest.mark.parametrize("gave_up", ["Okay. I'll try somewhere else then. Thanks anyway.",
                                      "Right, I'll have a look elsewhere. Thank you though, bye.",
-                                     "Oh. Never mind, I'll sort it out myself. Bye."])
+                                     "Oh. Never mind, I'll sort it out myself. Bye.",
+                                     "Hmm, I don't think this is working. Have a good day."])
 def test_a_customer_who_thanks_the_agent_for_trying_or_gives_up_leaves_unhelped(scorer, gave_up):
     """ "Thanks anyway" thanks the agent for trying, not for help, and "never mind" gives up: the call is
     not resolved and the close is not warm, however polite (the model alone read the first as resolved,
@@ -347,8 +392,9 @@ def test_a_customer_who_thanks_the_agent_for_trying_or_gives_up_leaves_unhelped(
     left = scorer.score_conversation(lines(*NO_EVENING_SLOT, (C, gave_up)))
     satisfaction = {"took the slot": took_it.scores["satisfaction"], "left": left.scores["satisfaction"]}
     print({k: (v.score, v.features["closing_gratitude"]) for k, v in satisfaction.items()}, left.outcome.probabilities)
-    assert took_it.outcome.status == "resolved"
+    assert took_it.outcome.status == "resolved" and took_it.outcome.left_unhelped is None
     assert left.outcome.status == "unresolved" and left.outcome.probabilities["resolved"] == 0.0
+    assert left.outcome.left_unhelped.quote == gave_up
     assert satisfaction["left"].score <= satisfaction["took the slot"].score - 25
     closing = next(e for e in satisfaction["left"].evidence if e.feature == "closing_gratitude")
     assert closing.effect < 0 and "left unhelped" in closing.reason and closing.moments[0].quote == gave_up

@@ -18,10 +18,11 @@ from sklearn.metrics import roc_auc_score
 
 PROBE = Path(__file__).parent / "task_dialogue_satisfaction.jsonl"
 # Known gap: in an interview nothing is "resolved" in the service sense and the user's feelings are
-# about films rather than the service (a satisfied user says what they disliked when asked); the
-# assistant's mistakes show in what it re-asks, and only the users who say so ("like I said") count
-# as effort. The outcome and sentiment that carry satisfaction on service calls say little there.
-KNOWN_GAPS = {"preference-interview": "0.47 on an AMD EPYC"}
+# about films rather than the service (a satisfied user says what they disliked when asked). The
+# assistant's mistakes show in what it asks again, which now counts as effort (0.47 -> 0.63), but the
+# outcome and sentiment that carry satisfaction on service calls still outweigh it there: a user who
+# was asked the same question three times and closes "Thanks!" reads as resolved and content.
+KNOWN_GAPS = {"preference-interview": "0.63 on an AMD EPYC"}
 
 
 @pytest.fixture(scope="module")

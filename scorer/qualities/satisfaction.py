@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..conversation import CUSTOMER
-from ..outcome import leaves_unhelped
 from . import CallFacts, Feature, FeatureSpec, weighted_mean, weighted_quantile
 
 # How much later customer units count: the last weighs END_WEIGHT times the first.
@@ -42,9 +41,9 @@ SPECS = (
                 "resolved on the call (+), deferred (\"I'll check and get back to you\"), transferred, unresolved (-) "
                 "(1, -0.3, -0.5, -1); within 0.1 of a tie between two statuses, between their values"),
     FeatureSpec("customer_effort", -1, 0.6, 0.3, 0.3,
-                "the customer had little to do", "the customer had to work hard: repeats, holds or transfers",
-                "the effort score below /100: repeats, holds, transfers, dead air and the customer saying it was hard "
-                "(\"third time I've called\")",
+                "the customer had little to do", "the customer had to work hard: repeats, being asked again, holds or transfers",
+                "the effort score below /100: repeats, the agent asking again what the customer answered, holds, transfers, "
+                "dead air and the customer saying it was hard (\"third time I've called\")",
                 lowers_unshown="the customer had a little more to do than in a typical call"),
 )
 
@@ -79,13 +78,13 @@ def features(call: CallFacts) -> list[Feature]:
         feats.append(Feature("worst_moment", low, moments=[call.unit_moment(customer[int(np.argmin(np.abs(mood - low)))])]))
         closing = customer[-CLOSING_UNITS:]
         warmth = np.maximum(s.p("gratitude", "1")[closing], s.p("sentiment", "positive")[closing])
-        gave_up = [k for k in closing if leaves_unhelped(call.units[k].text)]
+        gave_up = call.outcome.left_unhelped
         if gave_up:  # their thanks ("thanks anyway") is for trying, not for help: no warmth at all
             warmth[:] = 0.0
         close = float(warmth.max() - s.p("sentiment", "negative")[closing[-1]])
         feats.append(Feature("closing_gratitude", close, moments=[call.unit_moment(closing[int(np.argmax(warmth))])],
                              lowers="the customer left unhelped, however politely (\"thanks anyway\", \"never mind\")" if gave_up else "",
-                             lowering_moments=[call.unit_moment(gave_up[-1] if gave_up else closing[-1])]))
+                             lowering_moments=[gave_up or call.unit_moment(closing[-1])]))
     else:
         feats += [Feature(n, None) for n in ("customer_sentiment", "worst_moment", "closing_gratitude")]
 
