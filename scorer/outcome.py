@@ -77,6 +77,23 @@ QUESTION_WORDS = frozenset((
     "just", "tell", "think", "again"))
 # Questions an agent rightly asks more than once: whether there is anything else, whether the line still works.
 ASKED_MORE_THAN_ONCE = re.compile(r"\b(?:anything else|still (?:there|with me)|hear me)\b", re.IGNORECASE)
+# An agent turning a transfer down ("there's no manager available", "I can't put you through") has
+# not transferred the call, though the head hears a transfer's words in it.
+REFUSES_TRANSFER = re.compile(r"\b(?:" + "|".join((
+    r"no (?:manager|supervisor|team leader|one|body)(?: else)? (?:is |who's |who is )?(?:available|free|here|in)\b",
+    r"(?:can't|cannot|can not|won't|unable to|not able to) (?:transfer|put you through|escalate|connect) you\b",
+    r"(?:there's|there is) (?:no one|nobody|no manager|no supervisor) (?:i can|to)\b",
+)) + r")")
+# The customer told to try again themselves ("you can call back tomorrow", "try later", "you'll have
+# to wait") is left with it: a deferral is the agent or the company taking the next step.
+TOLD_TO_RETRY = re.compile(r"\b(?:" + "|".join((
+    r"(?:you can|you could|you'll have to|you will have to|you'll need to|you will need to|you need to|you may want to|"
+    r"you might want to|please|just|feel free to) (?:call|ring|phone|try|contact|check|come) (?:us |them |again |back )*"
+    r"(?:back|again|later|tomorrow|another time|next week)",
+    r"(?:^|[,;] |\b(?:and|so|just|please|then) )(?:call|ring|phone|try) (?:us |back |again )*"  # said to the customer:
+    r"(?:later|tomorrow|another time|next week|in a few days)",  # not "Dr Shah will give you a call tomorrow"
+    r"(?:you'll|you will) (?:just )?have to wait",
+)) + r")\b")
 LEAVES_UNHELPED_WORDS = 12  # read in the customer's last words: what they said before may have been answered since
 EFFORT_THRESHOLD = 0.6  # the heads are trained class-balanced, so 0.5 over-reports rare cues
 # A repeat or an effort statement counts in full this far above its threshold, not at all this far
@@ -266,10 +283,17 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
     # against 0.6001 does not move a fifth of the probability between transferred and the rest.
     clearest = max(readings.values(), default=0.0)
     p[model.classes.index("transferred")] *= _in_proportion(clearest, OUTCOME_THRESHOLD)
+    deferred, unresolved = model.classes.index("deferred"), model.classes.index("unresolved")
+    told, commitment = told_to_retry(conversation, windows, heads)
+    if told:
+        # what read as a deferral may be only the customer told to call back: it stands as far as
+        # another of the agent's sentences in the close takes the next step ("I'll call you tomorrow")
+        kept = _in_proportion(commitment, OUTCOME_THRESHOLD)
+        p[unresolved], p[deferred] = p[unresolved] + (1 - kept) * p[deferred], kept * p[deferred]
     gave_up = left_unhelped(conversation)
     if gave_up is not None:
         # what read as resolved was the customer's thanks or calm: unresolved (a deferral or transfer stands)
-        resolved, unresolved = model.classes.index("resolved"), model.classes.index("unresolved")
+        resolved = model.classes.index("resolved")
         p[unresolved], p[resolved] = p[unresolved] + p[resolved], 0.0
     p = p / p.sum()
     status = model.classes[int(np.argmax(p))]
@@ -288,6 +312,20 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
                    moment(conversation, gave_up) if gave_up is not None else None)
 
 
+def told_to_retry(conversation: Conversation, windows: list[Window], heads: dict[str, Head]) -> tuple[list[int], float]:
+    """The agent's turns in the close that tell the customer to try again themselves (TOLD_TO_RETRY),
+    and the strongest deferral the head reads in the agent's other sentences of the close."""
+    turns = conversation.turns
+    close = sorted({i for w in windows[:-1] for i in w.turns if turns[i].speaker == AGENT})
+    sentences = [(i, x) for i in close for x in SENTENCE_END.split(turns[i].text.strip()) if x]
+    told = sorted({i for i, x in sentences if TOLD_TO_RETRY.search(x.lower())})
+    if not told:
+        return [], 0.0
+    others = [x for _, x in sentences if not TOLD_TO_RETRY.search(x.lower())]
+    read = predict(others, [AGENT] * len(others), heads).p("outcome", "deferred") if others else np.zeros(0)
+    return told, float(read.max(initial=0.0))
+
+
 def left_unhelped(conversation: Conversation) -> int | None:
     """The customer's turn that leaves unhelped however politely (LEAVES_UNHELPED), read in their
     last LEAVES_UNHELPED_WORDS words: what they said before may have been answered since."""
@@ -300,7 +338,8 @@ def left_unhelped(conversation: Conversation) -> int | None:
 
 def transfer_readings(conversation: Conversation, signals: TurnSignals, heads: dict[str, Head] | None = None) -> dict[int, float]:
     """Each agent turn's strongest reading of a transfer or referral. A customer asking for a manager
-    is a request, not a transfer: only the agent can put the call through. Read per turn and, with
+    is a request, not a transfer: only the agent can put the call through, and a sentence turning a
+    transfer down (REFUSES_TRANSFER) reads as none. Read per turn and, with
     ``heads``, per sentence of the agent's longer turns: inside a long turn "putting you through now"
     is diluted, and how long a turn is depends on how Whisper or diarization cut it. (Fixed windows of
     the agent's words were tried too: on the corpus they hear "it goes to the porting team" as a
@@ -308,9 +347,12 @@ def transfer_readings(conversation: Conversation, signals: TurnSignals, heads: d
     turns = conversation.turns
     transfer = signals.p("outcome", "transfer")
     strongest = {i: float(transfer[i]) for i, t in enumerate(turns) if t.speaker == AGENT}
+    for i in strongest:
+        if REFUSES_TRANSFER.search(turns[i].text.lower()):
+            strongest[i] = 0.0  # read from its other sentences only
     if heads is not None:
         split = ((i, SENTENCE_END.split(t.text.strip())) for i, t in enumerate(turns) if t.speaker == AGENT)
-        sentences = [(i, x) for i, parts in split if len(parts) > 1 for x in parts]
+        sentences = [(i, x) for i, parts in split if len(parts) > 1 for x in parts if not REFUSES_TRANSFER.search(x.lower())]
         if sentences:
             read = predict([x for _, x in sentences], [AGENT] * len(sentences), heads).p("outcome", "transfer")
             for (i, _), p in zip(sentences, read):

@@ -400,6 +400,32 @@ def test_a_customer_who_thanks_the_agent_for_trying_or_gives_up_leaves_unhelped(
     assert closing.effect < 0 and "left unhelped" in closing.reason and closing.moments[0].quote == gave_up
 
 
+HIGH_BILL = (
+    (A, "Good morning, Northgate Water, how can I help?"),
+    (C, "Hi, my water bill is double what it normally is and I don't understand why."),
+    (A, "Let me look. I can see a reading from last week that looks much higher than usual."),
+    (C, "That can't be right, nobody's been to read the meter."),
+)
+
+
+@pytest.mark.parametrize("close, status", [
+    ((A, "I can't change it without a new reading. You can call back once you've read the meter yourself."), "unresolved"),
+    ((A, "Our systems are down at the moment, so try again later."), "unresolved"),
+    ((A, "There's no manager available right now. You can call back tomorrow."), "unresolved"),
+    ((A, "I've booked an engineer to read the meter on Friday, and I'll call you with the corrected bill after that. "
+         "If you don't hear from me by Monday, feel free to call us back."), "deferred"),
+])
+def test_a_customer_told_to_call_back_is_left_with_it_and_a_refused_transfer_is_none(scorer, close, status):
+    """A deferral is the agent or the company taking the next step: a customer told to call back or try
+    later was left with it, unless the agent also takes a step ("I'll call you"). An agent turning down
+    a manager has transferred nothing, though the head hears a transfer's words."""
+    result = scorer.score_conversation(lines(*HIGH_BILL, close, (C, "Okay. Bye.")))
+    print(close[1], result.outcome.probabilities)
+    assert result.outcome.status == status
+    if status == "unresolved":
+        assert result.outcome.probabilities["deferred"] == 0.0 and result.outcome.probabilities["transferred"] == 0.0
+
+
 def test_the_outcome_of_held_out_conversations_survives_whisper_like_fragments(scorer):
     held_out = [c for c in corpus.conversations() if c["test"]]
     written = [scorer.score_conversation(c).outcome.status for c in held_out]

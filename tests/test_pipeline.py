@@ -90,11 +90,9 @@ def test_outcomes_and_scores_follow_the_script(scorer, resolved_stereo_16k, defe
     assert deferred.outcome.effort.score > resolved.outcome.effort.score
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known gap: the outcome head reads the agent's refusal \"There's no manager available right now\" as a "
-    "transfer, so the call is called transferred"))
 def test_a_customer_refused_and_sent_away_is_unresolved(scorer, angry_stereo_16k):
-    # the agent refuses to help and sends the customer away: nothing resolved, nothing promised
+    # the agent refuses to help and sends the customer away ("There's no manager available right now. You
+    # can call back tomorrow."): nothing resolved, nothing promised, no transfer
     assert scorer.score_file(angry_stereo_16k.path).outcome.status == "unresolved"
 
 
