@@ -205,11 +205,6 @@ def words(text: str) -> list[str]:
 
 def _close_stream(conversation: Conversation) -> list[tuple[str, str, int]]:
     """The call's words as (word, party, turn), without backchannels inside the other party's talk."""
-    """The close of the call as overlapping windows of its last words, both parties in order, so
-    an agent's long turn and the customer's "okay, great" after it are read together however
-    Whisper cut them; then the customer's own last words, for how they left. A backchannel inside
-    the other party's speech ("mm-hmm" between two pieces of the agent's turn) is listening, not
-    content, and is left out."""
     turns = conversation.turns
     said = [(w, t.speaker, i) for i, t in enumerate(turns) if not _inside_backchannel(turns, i) for w in words(t.text)]
     # a run of digits read out (an account or meter number) is one number, not a dozen words: the heads
@@ -218,6 +213,11 @@ def _close_stream(conversation: Conversation) -> list[tuple[str, str, int]]:
 
 
 def close_windows(conversation: Conversation) -> list[Window]:
+    """The close of the call as overlapping windows of its last words, both parties in order, so
+    an agent's long turn and the customer's "okay, great" after it are read together however
+    Whisper cut them; then the customer's own last words, for how they left. A backchannel inside
+    the other party's speech ("mm-hmm" between two pieces of the agent's turn) is listening, not
+    content, and is left out."""
     stream = _close_stream(conversation)
     n = len(stream)
     first = max(0, n - CLOSE_WORDS)
@@ -284,8 +284,8 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
     clearest = max(readings.values(), default=0.0)
     p[model.classes.index("transferred")] *= _in_proportion(clearest, OUTCOME_THRESHOLD)
     deferred, unresolved = model.classes.index("deferred"), model.classes.index("unresolved")
-    told, commitment = told_to_retry(conversation, windows, heads)
-    if told:
+    commitment = told_to_retry(conversation, windows, heads)
+    if commitment is not None:
         # what read as a deferral may be only the customer told to call back: it stands as far as
         # another of the agent's sentences in the close takes the next step ("I'll call you tomorrow")
         kept = _in_proportion(commitment, OUTCOME_THRESHOLD)
@@ -312,18 +312,17 @@ def decide(conversation: Conversation, signals: TurnSignals, characteristics: Ch
                    moment(conversation, gave_up) if gave_up is not None else None)
 
 
-def told_to_retry(conversation: Conversation, windows: list[Window], heads: dict[str, Head]) -> tuple[list[int], float]:
-    """The agent's turns in the close that tell the customer to try again themselves (TOLD_TO_RETRY),
-    and the strongest deferral the head reads in the agent's other sentences of the close."""
+def told_to_retry(conversation: Conversation, windows: list[Window], heads: dict[str, Head]) -> float | None:
+    """Where the agent's close tells the customer to try again themselves (TOLD_TO_RETRY), the
+    strongest deferral the head reads in the agent's other sentences of the close; else None."""
     turns = conversation.turns
     close = sorted({i for w in windows[:-1] for i in w.turns if turns[i].speaker == AGENT})
-    sentences = [(i, x) for i in close for x in SENTENCE_END.split(turns[i].text.strip()) if x]
-    told = sorted({i for i, x in sentences if TOLD_TO_RETRY.search(x.lower())})
-    if not told:
-        return [], 0.0
-    others = [x for _, x in sentences if not TOLD_TO_RETRY.search(x.lower())]
+    sentences = [x for i in close for x in SENTENCE_END.split(turns[i].text.strip()) if x]
+    others = [x for x in sentences if not TOLD_TO_RETRY.search(x.lower())]
+    if len(others) == len(sentences):
+        return None
     read = predict(others, [AGENT] * len(others), heads).p("outcome", "deferred") if others else np.zeros(0)
-    return told, float(read.max(initial=0.0))
+    return float(read.max(initial=0.0))
 
 
 def left_unhelped(conversation: Conversation) -> int | None:

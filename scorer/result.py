@@ -11,6 +11,7 @@ from .qualities import QualityScore
 
 # 1.1: adds timings and the versions in models (hostscore, heads_sha256, outcome_sha256)
 # 1.2: adds the outcome's probability of each status
+# 1.3: adds outcome.left_unhelped and the questions the agent asked again (outcome.effort.asked_again)
 SCHEMA_VERSION = "1.3"
 
 
