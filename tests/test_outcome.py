@@ -357,10 +357,7 @@ ORDER_PLACED = lines(
 
 @pytest.mark.parametrize("call", [
     pytest.param(FIXED_ON_THE_CALL, id="fix"),
-    # Known gap (helper h2, 05:40): the outcome head reads "you'll get a text reminder the day before"
-    # as a deferral, even refitted with the booked-appointment lines of utterances_outcome.jsonl.
-    pytest.param(APPOINTMENT_BOOKED, id="appointment", marks=pytest.mark.xfail(
-        strict=True, reason="the outcome head hears a booking's reminder notice as a deferral")),
+    pytest.param(APPOINTMENT_BOOKED, id="appointment"),  # "you'll get a text reminder" is paperwork, no deferral
     pytest.param(ORDER_PLACED, id="order"),
 ])
 def test_a_call_resolved_by_the_agent_and_acknowledged_is_resolved_however_it_is_cut(scorer, call):
@@ -369,6 +366,50 @@ def test_a_call_resolved_by_the_agent_and_acknowledged_is_resolved_however_it_is
     assert written.outcome.status == "resolved", written.outcome
     assert fragmented.outcome.status == "resolved", fragmented.outcome
     assert any(m.speaker == AGENT for m in written.outcome.evidence)
+
+
+CHIPPED_TOOTH = (
+    (A, "Good morning, Hillside Dental, this is Priya speaking."),
+    (C, "Hi, I've chipped a tooth and I need to see someone this week if possible."),
+    (A, "I can do Thursday at half past ten with Doctor Evans."),
+    (C, "Thursday works."),
+)
+
+
+@pytest.mark.parametrize("notice", ["You'll get a text reminder the day before.", "I'll send you a confirmation email now.",
+                                    "You should receive a confirmation text in a few minutes.",
+                                    "We'll text you a reminder the day before.", "I've emailed you the confirmation."])
+def test_a_notice_of_paperwork_on_its_way_states_no_outcome(scorer, notice):
+    """A reminder, confirmation or receipt on its way is the paperwork of something done: the call
+    scores as it would without it, written or cut as Whisper cuts it (the head alone hears a deferral
+    in "you'll get a text reminder", 0.82)."""
+    def booked(close):
+        return lines(*CHIPPED_TOOTH, (A, f"Great, that's booked for Thursday at ten thirty.{close}"), (C, "Okay, thanks. Bye."))
+
+    plain = scorer.score_conversation(booked(""))
+    for call in (booked(" " + notice), whisper_like(booked(" " + notice))):
+        told = scorer.score_conversation(call)
+        assert told.outcome.status == plain.outcome.status == "resolved"
+        assert told.outcome.probabilities == pytest.approx(plain.outcome.probabilities, abs=0.01)
+        assert told.scores["satisfaction"].score == pytest.approx(plain.scores["satisfaction"].score, abs=1)
+
+
+@pytest.mark.parametrize("step, notice", [
+    ("I'll pass this to the claims team and they'll call you this week. {}", "You'll get a confirmation email now."),
+    ("I've booked an engineer to read the meter on Friday. {} We'll correct the bill after the reading.",
+     "You'll get a text reminder the day before."),
+    ("I've raised it with the billing team. {}They'll call you once the bill is corrected.", "I'll send you a confirmation text. "),
+])
+def test_a_next_step_said_with_a_notice_is_still_a_deferral(scorer, step, notice):
+    """The notice is left out, the next step said with it is still read ("an email from our claims team" is no notice)."""
+    def told(close):
+        return lines((A, "Northgate Water, how can I help?"), (C, "My bill is double what it should be."), (A, close), (C, "Okay. Bye."))
+
+    plain, written = (scorer.score_conversation(told(step.format(x))).outcome for x in ("", notice))
+    assert written.status == plain.status == "deferred"
+    assert written.probabilities == pytest.approx(plain.probabilities, abs=0.01)
+    assert scorer.score_conversation(whisper_like(told(step.format(notice)))).outcome.status == "deferred"
+    assert scorer.score_conversation(told(step.format("You'll get an email from our claims team within five days."))).outcome.status == "deferred"
 
 
 NO_EVENING_SLOT = (
