@@ -96,7 +96,7 @@ TOLD_TO_RETRY = re.compile(r"\b(?:" + "|".join((
 )) + r")\b")
 # The paperwork of something done: a reminder, confirmation, receipt or tracking number on its way
 # ("you'll get a text reminder the day before", "I'll send you a confirmation email now"). It states
-# no outcome, though the head hears a deferral in its future tense (0.82 and 0.80 for those two). Read
+# no outcome, though the head hears a deferral in its future tense (0.84 and 0.86 for those two). Read
 # on the close's words, lower case and unpunctuated as Whisper's fragments are: a next step said in
 # the same breath ("...once the engineer has been") is not part of it and is still read.
 _PAPERWORK = r"(?:\w+ )?(?:reminder|confirmation|receipt|tracking (?:number|link|code))s?(?: (?:email|e-mail|text|message|sms|letter|number))?"
@@ -453,7 +453,10 @@ def asked_again(conversation: Conversation, questions: list[tuple[int, str]]) ->
     for b, later in enumerate(turns):
         last_answer = answered[bisect.bisect_left(answered, later) - 1] if answered and answered[0] < later else -1
         asked_before = bisect.bisect_left(turns, last_answer)  # the questions of turns before that answer
-        same = [a for a in range(asked_before) if asks_for[b] and asks_for[b] <= asks_for[a]]
+        # only questions near enough to count at all are checked word by word: on a two-hour call that
+        # is a handful per question, not every one asked before
+        near = np.flatnonzero(cosines[b, :asked_before] >= ASKED_AGAIN_SIMILARITY - CUE_MARGIN)
+        same = [a for a in near if asks_for[b] and asks_for[b] <= asks_for[a]]
         if same:
             clearly = _in_proportion(float(cosines[b, same].max()), ASKED_AGAIN_SIMILARITY)
             again[later] = max(again.get(later, 0.0), clearly)
