@@ -44,3 +44,26 @@ def test_empathic_replies_rank_above_replies_without_any(scored):
     auc = roc_auc_score(any_shown, connection)
     print(f"any mechanism: AUC {auc:.3f}")
     assert auc >= 0.85
+
+
+LAID_OFF = "I got laid off today after 8 years at the same company. I have a mortgage and two kids and I have no idea how to tell my wife."
+
+
+def test_asking_what_happened_is_listening_and_a_brush_off_question_is_still_one(scorer):
+    """The dismissive head hears any short reply as a brush-off: "What happened?" read 0.64 and scored
+    connection 23, near a bare "Okay." (14). A question clearly asking what the person is going through
+    is not charged as one; a brush-off said as a question still is."""
+    def reply(text):
+        return scorer.score_conversation({"turns": [{"speaker": "CUSTOMER", "text": LAID_OFF}, {"speaker": "AGENT", "text": text}]})
+
+    def dismissiveness(result):
+        return next(e for e in result.scores["connection"].evidence if e.feature == "dismissiveness")
+
+    okay = reply("Okay.").scores["connection"].score
+    for asking in ("What happened?", "How are you holding up?"):
+        result = reply(asking)
+        assert result.scores["connection"].score >= okay + 25, asking
+        assert dismissiveness(result).effect >= 0, asking
+    for brush_off in ("I'm sorry you feel that way, is there anything else?", "Have you tried clearing your cache? That fixes most issues."):
+        charged = dismissiveness(reply(brush_off))
+        assert charged.effect < 0 and charged.moments[0].quote == brush_off, brush_off

@@ -382,7 +382,7 @@ CHIPPED_TOOTH = (
 def test_a_notice_of_paperwork_on_its_way_states_no_outcome(scorer, notice):
     """A reminder, confirmation or receipt on its way is the paperwork of something done: the call
     scores as it would without it, written or cut as Whisper cuts it (the head alone hears a deferral
-    in "you'll get a text reminder", 0.82)."""
+    in "you'll get a text reminder", 0.84)."""
     def booked(close):
         return lines(*CHIPPED_TOOTH, (A, f"Great, that's booked for Thursday at ten thirty.{close}"), (C, "Okay, thanks. Bye."))
 

@@ -27,6 +27,12 @@ SHOWN = 0.5  # a unit is quoted as an example of a judgement from this probabili
 # right 97% of the time from 0.65 on, against 86% at 0.55-0.65, where calm negations sit ("it's not
 # making any crazy noises yet, so I'm not terrified", 0.59, quoted as upset on a real call)
 UPSET_SHOWN = 0.65
+# An agent question that clearly asks what the customer is going through ("What happened?", "Do you
+# know why?") is listening, not a brush-off, though the dismissive head hears any short reply as one
+# (0.64 and 0.82). Spared in proportion from 0.7 to 0.9 of the exploring head: "I'm sorry you feel
+# that way, is there anything else?" reads 0.68 and is still a brush-off.
+CLEARLY_EXPLORING = 0.8
+EXPLORING_MARGIN = 0.1
 
 SPECS = (
     FeatureSpec("acknowledgement", +1, 0.9, 0.25, 0.2,
@@ -61,7 +67,8 @@ SPECS = (
     FeatureSpec("dismissiveness", -1, 0.8, 0.1, 0.1,
                 "agent stayed engaged with the problem", "agent brushed the customer off",
                 "share of the agent's words said in brush-offs (\"nothing I can do\", \"not my department\", "
-                "blaming), each unit counted by how sure the head is",
+                "blaming), each unit counted by how sure the head is; a question clearly asking what the customer "
+                "is going through (\"what happened?\") is listening, not a brush-off",
                 lowers_unshown="agent engaged with the problem less than in a typical call"),
     FeatureSpec("agent_interruptions", -1, 0.6, 0.0, 1.0,
                 "agent let the customer finish", "agent talked over the customer",
@@ -127,7 +134,8 @@ def features(call: CallFacts) -> list[Feature]:
         feats.append(Feature("politeness", weighted_mean(polite, salience),
                              moments=[call.unit_moment(agent[k]) for k in order[::-1][:TOP_MOMENTS]],
                              lowering_moments=[call.unit_moment(agent[k]) for k in order[:TOP_MOMENTS] if polite[k] < 0]))
-        dismissive = s.p("dismissive", "1")[agent]
+        asks_after = np.clip((s.p("exploring", "1") - CLEARLY_EXPLORING + EXPLORING_MARGIN) / (2 * EXPLORING_MARGIN), 0, 1)
+        dismissive = (s.p("dismissive", "1") * (1 - asks_after))[agent]
         words = np.array([units[k].words for k in agent], dtype=float)
         worst = np.argsort(-dismissive * weight)[:2]
         # engaged: where most of the agent's words went into the problem, its longest clearly engaged units
