@@ -50,6 +50,13 @@ def asks_question(text: str) -> bool:
     return bool(QUESTION.search(text))
 
 
+def in_proportion(reading, threshold: float, margin: float):
+    """1 where a reading (a head's probability, a cosine) is ``margin`` over ``threshold``, 0 as far
+    below, in proportion between: a reading that moves by 1e-4 (another CPU's kernels) moves what it
+    decides as little, not all of it across a hard line."""
+    return np.clip((np.asarray(reading) - threshold + margin) / (2 * margin), 0.0, 1.0)
+
+
 @lru_cache(maxsize=1)
 def _vader():
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer

@@ -16,7 +16,7 @@ from .characteristics import Characteristics, Silence
 from .conversation import AGENT, CUSTOMER, Conversation, Turn, Word
 from .evidence import Moment, moment, span
 from .encoder import embed
-from .heads import HEADS, Head, TurnSignals, asks_question, predict
+from .heads import HEADS, Head, TurnSignals, asks_question, in_proportion, predict
 
 STATUSES = ("resolved", "deferred", "transferred", "unresolved")
 OUTCOME_MODEL_PATH = Path(__file__).parent / "data" / "outcome.json"
@@ -222,7 +222,8 @@ def _close_stream(conversation: Conversation) -> list[tuple[str, str, int]]:
     # a run of digits read out (an account or meter number) is one number, not a dozen words: the heads
     # hear long digit runs as an extension to be transferred to
     said = [x for k, x in enumerate(said) if not (x[0].isdigit() and k and said[k - 1][0].isdigit())]
-    return [x for k, x in enumerate(said) if k not in _notice_words(said)]
+    notice = _notice_words(said)
+    return [x for k, x in enumerate(said) if k not in notice]
 
 
 def _notice_words(said: list[tuple[str, str, int]]) -> set[int]:
@@ -470,7 +471,7 @@ def _asks_for(question: str) -> frozenset[str]:
 
 def _in_proportion(value: float, threshold: float) -> float:
     """1 for ``value`` CUE_MARGIN over ``threshold``, 0 as far below, in proportion between."""
-    return float(np.clip((value - threshold + CUE_MARGIN) / (2 * CUE_MARGIN), 0.0, 1.0))
+    return float(in_proportion(value, threshold, CUE_MARGIN))
 
 
 def _cues(values, threshold: float) -> float:

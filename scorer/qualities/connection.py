@@ -14,6 +14,7 @@ import numpy as np
 
 from ..conversation import AGENT, CUSTOMER
 from ..evidence import span
+from ..heads import in_proportion
 from . import CallFacts, Feature, FeatureSpec, weighted_mean
 
 UPSET = 0.5  # customer units the sentiment head calls negative with this probability
@@ -98,7 +99,7 @@ def features(call: CallFacts) -> list[Feature]:
         # when the customer was upset, those replies are the acknowledgement: a long run of routine
         # answers elsewhere in the call must not dilute them. By as much as the clearest of them was upset,
         # and a fragment ("F-I-T-I-L-L-E.") says too little to decide that.
-        upset_share = np.clip((upset_p[[c for c, _ in replies]] - UPSET + UPSET_MARGIN) / (2 * UPSET_MARGIN), 0, 1)
+        upset_share = in_proportion(upset_p[[c for c, _ in replies]], UPSET, UPSET_MARGIN)
         clearest = float((upset_share * [units[c].weight for c, _ in replies]).max())
         need = need * ((1 - clearest) + clearest * upset_share)
         empathy = np.array([s.p("empathy", "1")[a] for _, a in replies])
@@ -134,7 +135,7 @@ def features(call: CallFacts) -> list[Feature]:
         feats.append(Feature("politeness", weighted_mean(polite, salience),
                              moments=[call.unit_moment(agent[k]) for k in order[::-1][:TOP_MOMENTS]],
                              lowering_moments=[call.unit_moment(agent[k]) for k in order[:TOP_MOMENTS] if polite[k] < 0]))
-        asks_after = np.clip((s.p("exploring", "1") - CLEARLY_EXPLORING + EXPLORING_MARGIN) / (2 * EXPLORING_MARGIN), 0, 1)
+        asks_after = in_proportion(s.p("exploring", "1"), CLEARLY_EXPLORING, EXPLORING_MARGIN)
         dismissive = (s.p("dismissive", "1") * (1 - asks_after))[agent]
         words = np.array([units[k].words for k in agent], dtype=float)
         worst = np.argsort(-dismissive * weight)[:2]
