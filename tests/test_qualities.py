@@ -200,6 +200,42 @@ def test_the_heads_read_a_line_with_whispers_hesitations_as_the_line(written, sp
     assert heads.without_fillers("Um.") == "Um." and heads.without_fillers("Do you know the number?") == "Do you know the number?"
 
 
+# Agent questions written apart from the corpus: asking about the customer's situation, and curt or rude.
+CARING_QUESTIONS = ["How have you been sleeping since it happened?", "Do you have anyone you can talk to about it?",
+                    "What has the last month been like for you?", "Is it affecting your work?",
+                    "How are the children taking it?", "What did the doctor tell you?"]
+CURT_QUESTIONS = ["Did you even read the email?", "Are you listening to me?", "Why didn't you check first?",
+                  "Can you stop interrupting me?", "How many times do I have to say it?",
+                  "What do you want me to do about it?"]
+
+
+def test_the_agents_curt_questions_read_rude_and_caring_ones_courteous():
+    """The politeness head had learned rude questions from customers ("are you deaf?") and hardly any
+    from agents: "Why didn't you check first?" read 0.84 courteous and "What do you want me to do about
+    it?" 0.64, so connection praised a curt agent; 4 of these 6 read rude. Agent questions that ask about
+    the customer's situation must stay courteous."""
+    curt = heads.predict(CURT_QUESTIONS, [A] * len(CURT_QUESTIONS))
+    caring = heads.predict(CARING_QUESTIONS, [A] * len(CARING_QUESTIONS))
+    for text, rude, polite in zip(CURT_QUESTIONS, curt.p("politeness", "rude"), curt.p("politeness", "polite")):
+        assert rude > polite, f"{text!r}: rude {rude:.2f}, courteous {polite:.2f}"
+    for text, rude, polite in zip(CARING_QUESTIONS, caring.p("politeness", "rude"), caring.p("politeness", "polite")):
+        assert rude < polite, f"{text!r}: rude {rude:.2f}, courteous {polite:.2f}"
+
+
+@pytest.mark.parametrize("text,question", [
+    ("how are the kids coping", True), ("is anyone with you", True), ("which branch did you visit", True),
+    ("what make is the boiler", True), ("who told you that", True), ("didn't you get the email", True),
+    ("What happened?", True), ("what about the refund", True),
+    ("What I can do is send you a router as a stopgap.", False), ("When a fixed tariff ends you move to the standard variable.", False),
+    ("Have a great day.", False), ("What a nightmare.", False), ("Can't help you.", False), ("Do let me know.", False),
+])
+def test_a_question_is_told_from_a_statement_that_opens_like_one(text, question):
+    """Whisper leaves question marks off, so a question is also known by how it opens; the exploring head
+    is trained and read on agent questions only, and "What I can do is..." or "Have a great day." had
+    counted as questions."""
+    assert heads.asks_question(text) is question
+
+
 def test_every_head_beats_the_keyword_baseline_on_its_test_split():
     examples = [e for e in corpus.utterances() if e.test]
     try:

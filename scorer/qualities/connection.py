@@ -49,7 +49,8 @@ SPECS = (
                 "agent rarely asked about the customer's situation or feelings",
                 "active listening by asking: how clearly each agent reply asks about what the customer is going "
                 "through (\"what happened?\", \"how are you holding up?\", \"what worries you most?\"), read by a head "
-                "trained on agent questions, a factual question (\"and your postcode?\") or a statement counting nothing; "
+                "trained on agent questions, a factual question (\"and your postcode?\") or a statement counting nothing "
+                "(one that opens like a question, \"What I can do is...\", \"Have a great day.\", is a statement); "
                 "weighted like acknowledgement",
                 lowers_unshown="agent asked about the customer's situation less than in a typical call"),
     FeatureSpec("builds_on_customer", +1, 0.3, 0.35, 0.1,
