@@ -46,14 +46,15 @@ DERIVED_HEADS = ("exploring",)
 # nightmare." are statements, so a wh-word counts when a verb or a question's next word follows it, and a
 # verb first when its subject does.
 _AUXILIARY = r"(?:do|does|did|are|is|was|were|am|have|has|had|can|could|would|will|should|shall|may|might)(?:n't)?"
-_SUBJECT = (r"(?:you|i|we|they|he|she|it|that|this|there|these|those|the|your|my|our|his|her|their|any|"
+_PERSON = r"(?:i|you|we|they|he|she|it)"
+_SUBJECT = (rf"(?:{_PERSON}|that|this|there|these|those|the|your|my|our|his|her|their|any|"
             r"anyone|anybody|anything|someone|somebody|everyone|everything)")
 QUESTION = re.compile(
     r"\?|(?:^|[.!]\s+)(?:"
     rf"(?:what|how|why|when|where)(?:'re|'d)?\s+(?:{_AUXILIARY}|else|about|happened|went|made|makes|kind|sort|"
     rf"time|long|much|many|often|come|old|far|soon|exactly|\w+ing)\b"
     rf"|(?:what|how|why|when|where)'s\b|which\b|who\b"
-    rf"|(?:what|how)\s+(?!(?:i|you|we|they|he|she|it|a|an|the)\b)\w+\s+{_AUXILIARY}\b"  # "what make is the boiler"
+    rf"|(?:what|how)\s+(?!(?:{_PERSON}|a|an|the)\b)\w+\s+{_AUXILIARY}\b"  # "what make is the boiler"
     rf"|{_AUXILIARY}\s+{_SUBJECT}\b)", re.IGNORECASE)
 
 
