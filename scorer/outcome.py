@@ -268,6 +268,11 @@ def read_close(conversation: Conversation, heads: dict[str, Head]) -> tuple[list
     return windows, predict([w.text for w in windows], [w.party for w in windows], heads)
 
 
+# The turn heads whose readings of the close ``call_outcome_features`` are made of: the call-outcome model
+# is trained on what they read, so it is retrained whenever one of them is.
+CLOSE_HEADS = ("outcome", "sentiment", "gratitude", "effort")
+
+
 def call_outcome_features(windows: list[Window], close: TurnSignals) -> np.ndarray:
     """What the call-level classifier reads from the close (``read_close``): for each stated
     outcome, its strongest and mean reading over the close windows and its reading in the last

@@ -5,6 +5,7 @@ import hashlib
 import itertools
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -258,6 +259,30 @@ def test_training_writes_only_into_its_folder_and_its_card_has_intervals_and_bas
     assert len(tested) >= 10 + 2 + 6  # every head, the outcome's two metrics, two per quality
     assert all(line.rstrip(" |").endswith(("yes", "**no: worse**", "**no: the interval includes no gain**")) for line in tested)
     assert "customer thanked at the close" in card and "majority class" in card
+
+
+@pytest.mark.slow
+def test_training_the_outcome_head_refits_the_call_outcome_model_that_reads_it(shared_data, tmp_path):
+    """`hostscore train --heads outcome --qualities satisfaction`: the call-outcome model reads the close
+    through the outcome head, so it is refitted on the new head's readings over today's corpus, never kept
+    from the base (a stale one here) to read a head it was not trained on; the other heads and the party
+    classifier are the base's, bit for bit."""
+    shipped = Path(scorer.__file__).parent / "data"
+    base = tmp_path / "base"
+    shutil.copytree(shipped, base, ignore=shutil.ignore_patterns("corpus"))
+    stale = json.loads((base / "outcome.json").read_text())
+    stale["meta"]["report"]["test"] = -1
+    (base / "outcome.json").write_text(json.dumps(stale))
+    out = tmp_path / "models"
+    train(out, shared_data / "text" / "emorynlp", log=lambda *_: None, heads=("outcome",), base_dir=base,
+          qualities=("satisfaction",))
+    trained, kept = (json.loads((d / "heads.json").read_text())["heads"] for d in (out, base))
+    assert all(trained[h] == kept[h] for h in HEADS if h != "outcome")
+    assert (out / "party.json").read_bytes() == (base / "party.json").read_bytes()
+    report = json.loads((out / "outcome.json").read_text())["meta"]["report"]
+    assert report["test"] == sum(c["test"] for c in corpus.conversations())
+    assert report["test_macro_f1"] > report["keyword_baseline_test_macro_f1"] + 0.15
+    assert "the call-outcome model refitted on what the retrained heads read in the close" in (out / "MODEL_CARD.md").read_text()
 
 
 @pytest.mark.slow

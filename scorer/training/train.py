@@ -21,7 +21,7 @@ from .calibrate import agreement, default_profile, fit_profile, normalise
 from ..encoder import embed
 from ..conversation import AGENT, CUSTOMER, from_dict
 from ..heads import HEADS, HEADS_PATH, Head, features, load_heads, save_heads, vader_scores
-from ..outcome import OUTCOME_MODEL_PATH, STATUSES, call_outcome_features, read_close
+from ..outcome import CLOSE_HEADS, OUTCOME_MODEL_PATH, STATUSES, call_outcome_features, read_close
 from ..qualities import PROFILE_PATH, QUALITIES, Profile, load_profile
 from ..speakers import PARTY_CLASSES, PARTY_MODEL_PATH, agent_leaning
 
@@ -252,18 +252,22 @@ def train(out_dir: Path, emorynlp_dir: Path | None = None, log=print, heads: tup
     """Train every model into ``out_dir`` (heads.json, outcome.json, profile.json, MODEL_CARD.md).
     ``Scorer(models_dir=out_dir)`` uses them; copy them into scorer/data to ship them.
 
-    With ``heads``, only those turn heads are trained: the other heads, the call-outcome model and the
-    party classifier are copied from ``base_dir`` (the shipped models by default), so that a new head or
-    new lines for one head do not move what the others decide; the profile's ``qualities`` are refitted
-    over them all, the others kept from ``base_dir``'s profile."""
+    With ``heads``, only those turn heads are trained: the other heads and the party classifier are
+    copied from ``base_dir`` (the shipped models by default), so that a new head or new lines for one
+    head do not move what the others decide, and so is the call-outcome model unless it reads one of
+    them (``CLOSE_HEADS``): then it is refitted on their new readings. The profile's ``qualities`` are
+    refitted over them all, the others kept from ``base_dir``'s profile."""
     start = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if heads:
         reports = train_heads(out_dir / HEADS_PATH.name, emorynlp_dir, log=log, names=heads, base=base_dir / HEADS_PATH.name)
-        for path in (OUTCOME_MODEL_PATH, PARTY_MODEL_PATH):
-            shutil.copy(base_dir / path.name, out_dir / path.name)
-        outcome = json.loads((out_dir / OUTCOME_MODEL_PATH.name).read_text())["meta"]["report"]
+        shutil.copy(base_dir / PARTY_MODEL_PATH.name, out_dir / PARTY_MODEL_PATH.name)
+        if set(heads) & set(CLOSE_HEADS):  # the call-outcome model reads the close through these heads
+            outcome = train_outcome(out_dir / OUTCOME_MODEL_PATH.name, load_heads(out_dir / HEADS_PATH.name), log=log)
+        else:
+            shutil.copy(base_dir / OUTCOME_MODEL_PATH.name, out_dir / OUTCOME_MODEL_PATH.name)
+            outcome = json.loads((out_dir / OUTCOME_MODEL_PATH.name).read_text())["meta"]["report"]
     else:
         reports = train_heads(out_dir / HEADS_PATH.name, emorynlp_dir, log=log)
         outcome = train_outcome(out_dir / OUTCOME_MODEL_PATH.name, load_heads(out_dir / HEADS_PATH.name), log=log)
@@ -398,9 +402,13 @@ def model_card(heads: list[HeadReport], outcome: dict, report: dict, evaluation:
         if set(refitted) != set(QUALITIES):
             command += f" --qualities {' '.join(refitted)}"
         kept = [q for q in QUALITIES if q not in refitted]
+        close = set(retrained) & set(CLOSE_HEADS)
         written = [f"Written by `{command}` (fixed seeds): the {', '.join(retrained)} "
-                   f"{'head was' if len(retrained) == 1 else 'heads were'} trained on the corpus below and the scoring "
-                   f"profile's {', '.join(refitted)} refitted; every other head, the call-outcome model and the party classifier"
+                   f"{'head was' if len(retrained) == 1 else 'heads were'} trained on the corpus below"
+                   + (", the call-outcome model refitted on what the retrained heads read in the close" if close else "")
+                   + f" and the scoring profile's {', '.join(refitted)} refitted; "
+                   + ("every other head and the party classifier" if close else
+                      "every other head, the call-outcome model and the party classifier")
                    + (f" and the profile's {', '.join(kept)}" if kept else "") +
                    " were kept from the previous training, with their train-side and turn-head test numbers from then (on the "
                    "corpus as it was then). The held-out conversations' numbers are measured now, on the corpus below."]
