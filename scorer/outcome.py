@@ -263,14 +263,14 @@ def _window(stream: list[tuple[str, str, int]], party: str | None = None) -> Win
     return Window(" ".join(w for w, _, _ in stream), party, sorted({i for _, _, i in stream}))
 
 
+# The turn heads the close is read with, and all that ``call_outcome_features`` can use: the call-outcome
+# model is trained on what they read, so it is retrained whenever one of them is.
+CLOSE_HEADS = ("outcome", "sentiment", "gratitude", "effort")
+
+
 def read_close(conversation: Conversation, heads: dict[str, Head]) -> tuple[list[Window], TurnSignals]:
     windows = close_windows(conversation)
-    return windows, predict([w.text for w in windows], [w.party for w in windows], heads)
-
-
-# The turn heads whose readings of the close ``call_outcome_features`` are made of: the call-outcome model
-# is trained on what they read, so it is retrained whenever one of them is.
-CLOSE_HEADS = ("outcome", "sentiment", "gratitude", "effort")
+    return windows, predict([w.text for w in windows], [w.party for w in windows], {h: heads[h] for h in CLOSE_HEADS})
 
 
 def call_outcome_features(windows: list[Window], close: TurnSignals) -> np.ndarray:

@@ -247,6 +247,11 @@ def train_party(out: Path, log=print) -> dict:
     return report
 
 
+def refits_call_outcome(heads: tuple[str, ...]) -> bool:
+    """Whether retraining ``heads`` refits the call-outcome model: it reads the close through CLOSE_HEADS."""
+    return bool(set(heads) & set(CLOSE_HEADS))
+
+
 def train(out_dir: Path, emorynlp_dir: Path | None = None, log=print, heads: tuple[str, ...] | None = None,
           base_dir: Path = HEADS_PATH.parent, qualities: tuple[str, ...] = QUALITIES) -> None:
     """Train every model into ``out_dir`` (heads.json, outcome.json, profile.json, MODEL_CARD.md).
@@ -263,7 +268,7 @@ def train(out_dir: Path, emorynlp_dir: Path | None = None, log=print, heads: tup
     if heads:
         reports = train_heads(out_dir / HEADS_PATH.name, emorynlp_dir, log=log, names=heads, base=base_dir / HEADS_PATH.name)
         shutil.copy(base_dir / PARTY_MODEL_PATH.name, out_dir / PARTY_MODEL_PATH.name)
-        if set(heads) & set(CLOSE_HEADS):  # the call-outcome model reads the close through these heads
+        if refits_call_outcome(heads):
             outcome = train_outcome(out_dir / OUTCOME_MODEL_PATH.name, load_heads(out_dir / HEADS_PATH.name), log=log)
         else:
             shutil.copy(base_dir / OUTCOME_MODEL_PATH.name, out_dir / OUTCOME_MODEL_PATH.name)
@@ -402,7 +407,7 @@ def model_card(heads: list[HeadReport], outcome: dict, report: dict, evaluation:
         if set(refitted) != set(QUALITIES):
             command += f" --qualities {' '.join(refitted)}"
         kept = [q for q in QUALITIES if q not in refitted]
-        close = set(retrained) & set(CLOSE_HEADS)
+        close = refits_call_outcome(retrained)
         written = [f"Written by `{command}` (fixed seeds): the {', '.join(retrained)} "
                    f"{'head was' if len(retrained) == 1 else 'heads were'} trained on the corpus below"
                    + (", the call-outcome model refitted on what the retrained heads read in the close" if close else "")
